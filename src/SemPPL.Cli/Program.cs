@@ -1,0 +1,2 @@
+Console.Error.WriteLine("semppl: the trainer CLI is not built yet (see issues).");
+return 2;
