@@ -1,0 +1,31 @@
+namespace SemPPL.GraphGen.Onnx;
+
+/// <summary>An ONNX node. Inputs may contain null for an omitted optional input.</summary>
+public sealed class Node
+{
+    internal Node(string name, string opType, Value?[] inputs, Dictionary<string, Attr> attributes)
+    {
+        Name = name;
+        OpType = opType;
+        Inputs = inputs;
+        Attributes = attributes;
+    }
+
+    public string Name { get; }
+    public string OpType { get; }
+    public string Domain { get; init; } = "";
+    public Value?[] Inputs { get; }
+    public Value[] Outputs { get; internal set; } = [];
+    public Dictionary<string, Attr> Attributes { get; }
+    /// <summary>Autodiff treats this node's outputs as constants (stop_gradient).</summary>
+    public bool StopsGradient { get; internal set; }
+
+    public Value Input(int i) => Inputs[i] ?? throw new InvalidOperationException($"{OpType} node '{Name}': input {i} is omitted");
+    public Value? OptionalInput(int i) => i < Inputs.Length ? Inputs[i] : null;
+    public long AttrInt(string name, long fallback) => Attributes.TryGetValue(name, out var a) ? a.I : fallback;
+    public float AttrFloat(string name, float fallback) => Attributes.TryGetValue(name, out var a) ? a.F : fallback;
+    public long[]? AttrInts(string name) => Attributes.TryGetValue(name, out var a) ? a.Ints : null;
+    public string? AttrString(string name) => Attributes.TryGetValue(name, out var a) ? a.S : null;
+
+    public override string ToString() => $"{OpType} '{Name}'";
+}
