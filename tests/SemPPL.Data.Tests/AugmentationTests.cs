@@ -63,6 +63,22 @@ public class AugmentationTests
     }
 
     [Fact]
+    public void VectorisedHueMatchesThePerPixelHsvReference()
+    {
+        var img = RandomImage(3, 9, 6); int n = 81;
+        for (int i = 0; i < 9; i++) { img[i] = img[n + i]; }   // some ties between channels
+        var expected = (float[])img.Clone();
+        for (int i = 0; i < n; i++)
+        {
+            ColorJitter.RgbToHsv(expected[i], expected[n + i], expected[2 * n + i], out float h, out float s, out float v);
+            h += 0.31f; h -= MathF.Floor(h);
+            ColorJitter.HsvToRgb(h, s, v, out expected[i], out expected[n + i], out expected[2 * n + i]);
+        }
+        ColorJitter.Hue(img, 0.31f);
+        for (int i = 0; i < img.Length; i++) Assert.Equal(expected[i], img[i], 4);
+    }
+
+    [Fact]
     public void SolarizeInvertsAtAndAboveTheThreshold()
     {
         var img = new float[] { 0f, 0.49f, 0.5f, 0.7f, 1f };

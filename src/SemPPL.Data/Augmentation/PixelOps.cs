@@ -26,9 +26,13 @@ public static class PixelOps
         int n = img.Length / channels;
         for (int c = 0; c < channels; c++)
         {
-            float m = mean[c], inv = 1f / std[c];
+            float inv = 1f / std[c];
+            // (x - m) / s as one multiply-add per pixel
             var p = img.Slice(c * n, n);
-            for (int i = 0; i < p.Length; i++) p[i] = (p[i] - m) * inv;
+            var vm = new System.Numerics.Vector<float>(inv); var va = new System.Numerics.Vector<float>(-mean[c] * inv);
+            int vw = System.Numerics.Vector<float>.Count, i = 0;
+            for (; i <= n - vw; i += vw) (new System.Numerics.Vector<float>(p.Slice(i, vw)) * vm + va).CopyTo(p.Slice(i, vw));
+            for (; i < n; i++) p[i] = p[i] * inv - mean[c] * inv;
         }
     }
 
