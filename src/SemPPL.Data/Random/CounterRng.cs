@@ -12,6 +12,10 @@ public enum RngStream : ulong
     AugmentLabelled = 5,
     Replacement = 6,
     Subset = 7,
+    /// <summary>Negatives drawn per step for the contrastive terms (trainer).</summary>
+    Negatives = 8,
+    /// <summary>Uniforms that pick semantic positives among matching queue entries (trainer).</summary>
+    SemanticPositives = 9,
 }
 
 /// <summary>
