@@ -34,6 +34,7 @@ public sealed class ModelContext
     private readonly List<BufferSpec> _buffers = [];
     private readonly Dictionary<string, (BufferSpec Spec, Value Input)> _buffersByName = [];
     private readonly Dictionary<string, Value> _current = [];
+    private readonly Dictionary<string, Value> _updated = [];
     private readonly List<string> _updatedOrder = [];
 
     public ModelContext(GraphBuilder graph, string prefix, ModelMode mode, float bnMomentum = 0.9f, float bnEpsilon = 1e-5f)
@@ -66,7 +67,7 @@ public sealed class ModelContext
     public IReadOnlyList<BufferSpec> Buffers => _buffers;
 
     /// <summary>Buffer local name -> its final (updated) value; Training mode only (empty in Inference mode).</summary>
-    public IReadOnlyDictionary<string, Value> UpdatedBuffers => _updatedOrder.ToDictionary(n => n, n => _current[n]);
+    public IReadOnlyDictionary<string, Value> UpdatedBuffers => _updated;
 
     /// <summary>Buffer local names in the order they were first updated (for deterministic graph outputs).</summary>
     public IReadOnlyList<string> UpdatedBufferNames => _updatedOrder;
@@ -139,7 +140,8 @@ public sealed class ModelContext
         string name = Scope + localName;
         if (!_buffersByName.TryGetValue(name, out var b)) throw new KeyNotFoundException($"no buffer '{name}' to update");
         if (!updated.Shape.SequenceEqual(b.Spec.Shape)) throw ShapeException.For("UpdateBuffer", $"'{name}' must keep shape {Shapes.Str(b.Spec.Shape)}", updated);
-        if (!_updatedOrder.Contains(name)) _updatedOrder.Add(name);
+        if (_updated.TryAdd(name, updated)) _updatedOrder.Add(name);
+        else _updated[name] = updated;
         _current[name] = updated;
     }
 
