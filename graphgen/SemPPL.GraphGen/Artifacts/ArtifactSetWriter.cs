@@ -45,22 +45,22 @@ public static class ArtifactSetWriter
             Save(EvalGraph, EvalGraphBuilder.Build(config, shapes));
 
             var optimizerParams = spec.Parameters
-                .Select(p => new OptimizerParameter(p.Name, p.Shape, p.ExcludedFromWeightDecay, p.ExcludedFromLars)).ToList();
+                .Select(p => new OptimizerParameter(OnlinePrefix + p.Name, p.Shape, p.ExcludedFromWeightDecay, p.ExcludedFromLars)).ToList();
             Save(OptimizerGraph, OptimizerGraphFactory.Build(config.Optimizer, optimizerParams).Graph);
 
             var targetTensors = spec.Parameters.Select(p => (p.Name, p.Shape))
                 .Concat(spec.Buffers.Select(b => (b.Name, b.Shape)))
                 .Where(t => IsTargetTensor(t.Name))
-                .Select(t => (Name: t.Name[OnlinePrefix.Length..], t.Shape))
                 .ToList();
             Save(EmaGraph, EmaGraph.Build(targetTensors).Graph);
             Save(QueueGraph, Graphs.QueueGraph.Build(shapes.QueueCapacity, shapes.EmbeddingDim, shapes.QueuePush).Graph);
             Save(PseudoLabelGraph, Graphs.PseudoLabelGraph.Build(shapes.LargeViews, shapes.BatchUnlabelled, shapes.BatchLabelled,
                 shapes.QueueCapacity, shapes.EmbeddingDim, shapes.KnnK, shapes.SemanticPositives, shapes.NumClasses).Graph);
 
-            var weights = ParameterInitializer.Initialize(spec.Parameters, config.Seed, config.Model.ZeroInitResidual);
-            var tensors = spec.Parameters.Select((p, i) => (p.Name, HostTensor.Float(p.Shape, weights[i])))
-                .Concat(spec.Buffers.Select(b => (b.Name, HostTensor.Filled(DType.Float, b.Shape, b.InitialValue))))
+            // Initial online weights; the trainer starts the target as a copy (same values by construction).
+            var weights = ParameterInitializer.Initialize(spec.Parameters, config.Seed);
+            var tensors = spec.Parameters.Select((p, i) => (OnlinePrefix + p.Name, HostTensor.Float(p.Shape, weights[i])))
+                .Concat(spec.Buffers.Select(b => (OnlinePrefix + b.Name, HostTensor.Filled(DType.Float, b.Shape, b.InitialValue))))
                 .ToList();
             TensorFile.Write(Path.Combine(temp, InitialWeights), tensors, new Dictionary<string, string> { ["seed"] = config.Seed.ToString() });
 
@@ -74,9 +74,9 @@ public static class ArtifactSetWriter
                 LabelledImages = labelledImages,
                 Shapes = shapes,
                 Graphs = graphs,
-                Parameters = spec.Parameters.Select(p => new ParameterEntry(p.Name, p.Shape, p.Kind.ToString(), HeadOf(p.Name),
+                Parameters = spec.Parameters.Select(p => new ParameterEntry(OnlinePrefix + p.Name, p.Shape, p.Kind.ToString(), HeadOf(p.Name),
                     p.ExcludedFromWeightDecay, p.ExcludedFromLars, Shapes.Product(p.Shape))).ToList(),
-                Buffers = spec.Buffers.Select(b => new BufferEntry(b.Name, b.Shape, b.InitialValue)).ToList(),
+                Buffers = spec.Buffers.Select(b => new BufferEntry(OnlinePrefix + b.Name, b.Shape, b.InitialValue)).ToList(),
                 TargetTensors = targetTensors.Select(t => t.Name).ToList(),
                 ParameterCounts = Count(spec.Parameters),
                 InitialWeights = InitialWeights,
@@ -96,9 +96,9 @@ public static class ArtifactSetWriter
         }
     }
 
-    private static bool IsTargetTensor(string onlineName) =>
-        onlineName.StartsWith(OnlinePrefix + "encoder.", StringComparison.Ordinal) ||
-        onlineName.StartsWith(OnlinePrefix + "projector.", StringComparison.Ordinal);
+    /// <summary>The target network is encoder + projector (no predictor, no classifier).</summary>
+    public static bool IsTargetTensor(string localName) =>
+        localName.StartsWith("encoder.", StringComparison.Ordinal) || localName.StartsWith("projector.", StringComparison.Ordinal);
 
     public static string HeadOf(string name)
     {
@@ -109,7 +109,7 @@ public static class ArtifactSetWriter
 
     private static ParameterCountsEntry Count(IReadOnlyList<ParameterSpec> ps)
     {
-        long Of(string head) => ps.Where(p => HeadOf(p.Name) == head).Sum(p => Shapes.Product(p.Shape));
-        return new ParameterCountsEntry(Of("encoder"), Of("projector"), Of("predictor"), Of("classifier"), ps.Sum(p => Shapes.Product(p.Shape)));
+        var c = ParameterCounts.Of(ps);
+        return new ParameterCountsEntry(c.Encoder, c.Projector, c.Predictor, c.Classifier, c.Total);
     }
 }

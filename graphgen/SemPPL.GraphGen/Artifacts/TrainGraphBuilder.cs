@@ -7,7 +7,7 @@ using static SemPPL.GraphGen.Artifacts.ArtifactNames;
 
 namespace SemPPL.GraphGen.Artifacts;
 
-/// <summary>What building the online network reported: its parameters and BN buffers.</summary>
+/// <summary>What building the online network reported: its parameters and BN buffers (local names, without the online. prefix).</summary>
 public sealed record OnlineNetworkSpec(IReadOnlyList<ParameterSpec> Parameters, IReadOnlyList<BufferSpec> Buffers);
 
 /// <summary>
@@ -65,8 +65,8 @@ public static class TrainGraphBuilder
 
         var parameters = ctx.Parameters.Select(p => ctx.ParameterValue(p.Name)).ToArray();
         Differentiator.Differentiate(g, total, parameters, outputPrefix: GradPrefix);
-        foreach (var (name, value) in ctx.UpdatedBuffers)
-            g.Output(value, NewPrefix + name);
+        foreach (var name in ctx.UpdatedBufferNames)
+            g.Output(ctx.UpdatedBuffers[name], NewPrefix + ctx.GraphName(name));
         return (g, new OnlineNetworkSpec(ctx.Parameters, ctx.Buffers));
     }
 

@@ -29,7 +29,7 @@ public static class FineTuneGraph
         g.Output(loss, "loss");
         g.Output(accuracy, "accuracy");
         Differentiator.Differentiate(g, loss, ctx.Parameters.Select(p => ctx.ParameterValue(p.Name)).ToList());
-        foreach (var (name, value) in ctx.UpdatedBuffers) g.Output(value, ArtifactNames.NewPrefix + name);
+        foreach (var name in ctx.UpdatedBufferNames) g.Output(ctx.UpdatedBuffers[name], ArtifactNames.NewPrefix + ctx.GraphName(name));
         return (g, ctx.Parameters, ctx.Buffers);
     }
 }
