@@ -62,8 +62,12 @@ public sealed class PingPongState : IDisposable
     /// <summary>Ends the step: Next becomes Current.</summary>
     public void Flip() => Step++;
 
-    /// <summary>Sets the step counter (after restoring from a checkpoint, whose values go into <see cref="Current"/>).</summary>
-    public void Reset(long step = 0) => Step = step;
+    /// <summary>Sets the step counter (and so which buffer is <see cref="Current"/>).</summary>
+    public void Reset(long step = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(step);
+        Step = step;
+    }
 
     public (DeviceTensor A, DeviceTensor B) Pair(string name) => _pairs.TryGetValue(name, out var p) ? p
         : throw new KeyNotFoundException($"ping-pong state has no '{name}'");
@@ -72,9 +76,10 @@ public sealed class PingPongState : IDisposable
     public List<(string Name, HostTensor Tensor)> Download(IEnumerable<string>? names = null) =>
         (names ?? _order).Select(n => (n, Current(n).Download())).ToList();
 
-    /// <summary>Uploads checkpoint values into the Current buffers.</summary>
-    public void Restore(IEnumerable<(string Name, HostTensor Tensor)> tensors)
+    /// <summary>Resumes at <paramref name="step"/>: sets the counter, then uploads the values into the Current buffers.</summary>
+    public void Restore(long step, IEnumerable<(string Name, HostTensor Tensor)> tensors)
     {
+        Reset(step);
         foreach (var (n, t) in tensors) Current(n).Upload(t);
     }
 

@@ -131,3 +131,22 @@ public class GraphRunnerTests
         Assert.Contains("graph 'broken'", e.Message);
     }
 }
+
+public class PingPongStateTests
+{
+    [Fact]
+    public void Restore_sets_the_parity_before_uploading_into_current()
+    {
+        using var f = new SessionFactory(ExecutionDevice.Cpu);
+        using var state = new PingPongState(f);
+        state.Add("p", HostTensor.Float([2], [1, 2]));
+        var saved = state.Download();
+        state.Restore(7, [("p", HostTensor.Float([2], [5, 6]))]);
+        Assert.Equal(7, state.Step);
+        Assert.Same(state.Pair("p").B, state.Current("p"));
+        Assert.Equal([5f, 6], state.Current("p").Download().Floats);
+        Assert.Same(state.Pair("p").A, state.Next("p"));
+        Assert.Equal([1f, 2], saved[0].Tensor.Floats);
+        Assert.Throws<ArgumentException>(() => state.Add("q", DeviceTensor.Allocate(f, "q1", DType.Float, 2), DeviceTensor.Allocate(f, "q2", DType.Float, 3)));
+    }
+}
