@@ -125,6 +125,19 @@ public sealed class SemPPLObjectiveTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void One_large_view_has_no_invariance_pairs()
+    {
+        // L = 1: no pair of distinct large views, so both KL terms are 0; the contrastive terms still match.
+        var pr = ObjectiveReference.Random(18, L: 1, S: 2, B: 5, D: 4, nNeg: 2, nSp: 2, TinyMask);
+        var unit = Normalize(pr.Online, pr.D);
+        var r = Compute(pr, unit, Tau, C, Alpha, Lambda);
+        var got = RunParts(pr, Settings(pr), unit, normalizeInGraph: false);
+        Assert.Equal(0.0, got["inv"]);
+        AssertClose("L_sempos", r.SemanticPositive, got["sempos"]);
+        AssertClose("total", r.Total, got["total"]);
+    }
+
+    [Fact]
     public void Node_count_does_not_grow_with_the_batch()
     {
         int Count(int b)
