@@ -3,15 +3,15 @@ namespace SemPPL.GraphGen.Artifacts;
 /// <summary>File names of an artifact set and the graph I/O names the trainer binds by.</summary>
 public static class ArtifactNames
 {
-    public const string TargetGraph = "target.onnx";
-    public const string TrainGraph = "train.onnx";
-    public const string OptimizerGraph = "optimizer.onnx";
-    public const string EmaGraph = "ema.onnx";
-    public const string QueueGraph = "queue.onnx";
-    public const string PseudoLabelGraph = "pseudolabel.onnx";
-    public const string EvalGraph = "eval.onnx";
-    public const string Manifest = "manifest.json";
-    public const string InitialWeights = "initial_weights.spt";
+    public const string TargetFile = "target.onnx";
+    public const string TrainFile = "train.onnx";
+    public const string OptimizerFile = "optimizer.onnx";
+    public const string EmaFile = "ema.onnx";
+    public const string QueueFile = "queue.onnx";
+    public const string PseudoLabelFile = "pseudolabel.onnx";
+    public const string EvalFile = "eval.onnx";
+    public const string ManifestFile = "manifest.json";
+    public const string InitialWeightsFile = "initial_weights.spt";
 
     public const string OnlinePrefix = "online.";
     public const string TargetPrefix = "target.";

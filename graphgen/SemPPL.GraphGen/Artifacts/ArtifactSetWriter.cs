@@ -40,21 +40,21 @@ public static class ArtifactSetWriter
             var sw = Stopwatch.StartNew();
             var (train, spec) = TrainGraphBuilder.Build(config, shapes);
             log($"train graph built in {sw.ElapsedMilliseconds} ms");
-            Save(TrainGraph, train);
-            Save(TargetGraph, TargetGraphBuilder.Build(config, shapes));
-            Save(EvalGraph, EvalGraphBuilder.Build(config, shapes));
+            Save(TrainFile, train);
+            Save(TargetFile, TargetGraphBuilder.Build(config, shapes));
+            Save(EvalFile, EvalGraphBuilder.Build(config, shapes));
 
             var optimizerParams = spec.Parameters
                 .Select(p => new OptimizerParameter(OnlinePrefix + p.Name, p.Shape, p.ExcludedFromWeightDecay, p.ExcludedFromLars)).ToList();
-            Save(OptimizerGraph, OptimizerGraphFactory.Build(config.Optimizer, optimizerParams).Graph);
+            Save(OptimizerFile, OptimizerGraphFactory.Build(config.Optimizer, optimizerParams).Graph);
 
             var targetTensors = spec.Parameters.Select(p => (p.Name, p.Shape))
                 .Concat(spec.Buffers.Select(b => (b.Name, b.Shape)))
                 .Where(t => IsTargetTensor(t.Name))
                 .ToList();
-            Save(EmaGraph, EmaGraph.Build(targetTensors).Graph);
-            Save(QueueGraph, Graphs.QueueGraph.Build(shapes.QueueCapacity, shapes.EmbeddingDim, shapes.QueuePush).Graph);
-            Save(PseudoLabelGraph, Graphs.PseudoLabelGraph.Build(shapes.LargeViews, shapes.BatchUnlabelled, shapes.BatchLabelled,
+            Save(EmaFile, EmaGraph.Build(targetTensors).Graph);
+            Save(QueueFile, QueueGraph.Build(shapes.QueueCapacity, shapes.EmbeddingDim, shapes.QueuePush).Graph);
+            Save(PseudoLabelFile, PseudoLabelGraph.Build(shapes.LargeViews, shapes.BatchUnlabelled, shapes.BatchLabelled,
                 shapes.QueueCapacity, shapes.EmbeddingDim, shapes.KnnK, shapes.SemanticPositives, shapes.NumClasses).Graph);
 
             // Initial online weights; the trainer starts the target as a copy (same values by construction).
@@ -62,7 +62,7 @@ public static class ArtifactSetWriter
             var tensors = spec.Parameters.Select((p, i) => (OnlinePrefix + p.Name, HostTensor.Float(p.Shape, weights[i])))
                 .Concat(spec.Buffers.Select(b => (OnlinePrefix + b.Name, HostTensor.Filled(DType.Float, b.Shape, b.InitialValue))))
                 .ToList();
-            TensorFile.Write(Path.Combine(temp, InitialWeights), tensors, new Dictionary<string, string> { ["seed"] = config.Seed.ToString() });
+            TensorFile.Write(Path.Combine(temp, InitialWeightsFile), tensors, new Dictionary<string, string> { ["seed"] = config.Seed.ToString() });
 
             var manifest = new Manifest
             {
@@ -79,9 +79,9 @@ public static class ArtifactSetWriter
                 Buffers = spec.Buffers.Select(b => new BufferEntry(OnlinePrefix + b.Name, b.Shape, b.InitialValue)).ToList(),
                 TargetTensors = targetTensors.Select(t => t.Name).ToList(),
                 ParameterCounts = Count(spec.Parameters),
-                InitialWeights = InitialWeights,
+                InitialWeights = InitialWeightsFile,
             };
-            File.WriteAllText(Path.Combine(temp, ArtifactNames.Manifest), manifest.ToJson());
+            File.WriteAllText(Path.Combine(temp, ManifestFile), manifest.ToJson());
 
             if (Directory.Exists(full)) Directory.Delete(full, true);
             Directory.CreateDirectory(Path.GetDirectoryName(full)!);
