@@ -123,6 +123,21 @@ public sealed partial class GraphBuilder
         return AddNode1("ScatterElements", [data, indices, updates], data.Type, data.Shape, attrs);
     }
 
+    /// <summary>ScatterND; indices [..., k] address the first k axes of data; reduction none | add | mul | max | min.</summary>
+    public Value ScatterND(Value data, Value indices, Value updates, string reduction = "none")
+    {
+        if (indices.Type != DType.Int64) throw ShapeException.For("ScatterND", "indices must be int64", indices);
+        if (indices.Rank < 1) throw ShapeException.For("ScatterND", "indices must have rank >= 1", data, indices, updates);
+        long k = indices.Shape[^1];
+        if (k < 0 || k > data.Rank) throw ShapeException.For("ScatterND", $"index depth {k} exceeds data rank {data.Rank}", data, indices, updates);
+        var expected = indices.Shape[..^1].Concat(data.Shape.Skip((int)k)).ToArray();
+        if (!expected.SequenceEqual(updates.Shape) || updates.Type != data.Type)
+            throw ShapeException.For("ScatterND", $"updates must be {data.Type.ToString().ToLowerInvariant()}{Shapes.Str(expected)}", data, indices, updates);
+        var attrs = new Dictionary<string, Attr>();
+        if (reduction != "none") attrs["reduction"] = Attr.Str(reduction);
+        return AddNode1("ScatterND", [data, indices, updates], data.Type, data.Shape, attrs);
+    }
+
     public Value Squeeze(Value x, params long[] axes)
     {
         var norm = axes.Select(a => Shapes.NormAxis(a, x.Rank, "Squeeze")).ToHashSet();
