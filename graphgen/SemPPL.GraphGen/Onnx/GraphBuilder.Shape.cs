@@ -138,8 +138,14 @@ public sealed partial class GraphBuilder
         return AddNode1("ScatterND", [data, indices, updates], data.Type, data.Shape, attrs);
     }
 
+    /// <summary>Squeeze the given axes; with none given, every axis of size 1 (as ONNX does without an axes input).</summary>
     public Value Squeeze(Value x, params long[] axes)
     {
+        if (axes.Length == 0)
+        {
+            axes = Enumerable.Range(0, x.Rank).Where(i => x.Shape[i] == 1).Select(i => (long)i).ToArray();
+            if (axes.Length == 0) return x;
+        }
         var norm = axes.Select(a => Shapes.NormAxis(a, x.Rank, "Squeeze")).ToHashSet();
         foreach (var a in norm)
             if (x.Shape[a] != 1) throw ShapeException.For("Squeeze", $"axis {a} has size {x.Shape[a]}, not 1", x);
