@@ -5,6 +5,7 @@ public sealed partial class GraphBuilder
 {
     private Value Reduce(string op, Value x, long[]? axes, bool keepDims)
     {
+        if (axes is { Length: 0 }) axes = null; // ONNX: an empty axes list reduces over all axes (noop_with_empty_axes = 0)
         var norm = (axes ?? Enumerable.Range(0, x.Rank).Select(i => (long)i).ToArray())
             .Select(a => Shapes.NormAxis(a, x.Rank, op)).ToHashSet();
         var shape = keepDims
@@ -47,8 +48,10 @@ public sealed partial class GraphBuilder
     /// <summary>One-hot over a new last axis: [..] int64 -> [.., depth] of <paramref name="type"/>.</summary>
     public Value OneHot(Value indices, long depth, DType type = DType.Float)
     {
-        var values = Constant(type == DType.Float ? HostTensor.Float([2], [0f, 1f]) : HostTensor.Double([2], [0, 1]), "onehot_values");
-        return AddNode1("OneHot", [indices, ScalarI64(depth), values], type, indices.Shape.Append(depth).ToArray(), new() { ["axis"] = Attr.Int(-1) });
+        // ORT's CPU OneHot kernels output float, int32, int64 or string, never double: build float and cast.
+        var values = Constant(HostTensor.Float([2], [0f, 1f]), "onehot_values");
+        var y = AddNode1("OneHot", [indices, ScalarI64(depth), values], DType.Float, indices.Shape.Append(depth).ToArray(), new() { ["axis"] = Attr.Int(-1) });
+        return Cast(y, type);
     }
 
     public Value CumSum(Value x, long axis, bool exclusive = false)

@@ -123,8 +123,29 @@ public sealed partial class GraphBuilder
         return AddNode1("ScatterElements", [data, indices, updates], data.Type, data.Shape, attrs);
     }
 
+    /// <summary>ScatterND; indices [..., k] address the first k axes of data; reduction none | add | mul | max | min.</summary>
+    public Value ScatterND(Value data, Value indices, Value updates, string reduction = "none")
+    {
+        if (indices.Type != DType.Int64) throw ShapeException.For("ScatterND", "indices must be int64", indices);
+        if (indices.Rank < 1) throw ShapeException.For("ScatterND", "indices must have rank >= 1", data, indices, updates);
+        long k = indices.Shape[^1];
+        if (k < 0 || k > data.Rank) throw ShapeException.For("ScatterND", $"index depth {k} exceeds data rank {data.Rank}", data, indices, updates);
+        var expected = indices.Shape[..^1].Concat(data.Shape.Skip((int)k)).ToArray();
+        if (!expected.SequenceEqual(updates.Shape) || updates.Type != data.Type)
+            throw ShapeException.For("ScatterND", $"updates must be {data.Type.ToString().ToLowerInvariant()}{Shapes.Str(expected)}", data, indices, updates);
+        var attrs = new Dictionary<string, Attr>();
+        if (reduction != "none") attrs["reduction"] = Attr.Str(reduction);
+        return AddNode1("ScatterND", [data, indices, updates], data.Type, data.Shape, attrs);
+    }
+
+    /// <summary>Squeeze the given axes; with none given, every axis of size 1 (as ONNX does without an axes input).</summary>
     public Value Squeeze(Value x, params long[] axes)
     {
+        if (axes.Length == 0)
+        {
+            axes = Enumerable.Range(0, x.Rank).Where(i => x.Shape[i] == 1).Select(i => (long)i).ToArray();
+            if (axes.Length == 0) return x;
+        }
         var norm = axes.Select(a => Shapes.NormAxis(a, x.Rank, "Squeeze")).ToHashSet();
         foreach (var a in norm)
             if (x.Shape[a] != 1) throw ShapeException.For("Squeeze", $"axis {a} has size {x.Shape[a]}, not 1", x);

@@ -40,6 +40,9 @@ public static class Shapes
         long eff = (kernel - 1) * dilation + 1;
         long span = input + padBegin + padEnd - eff;
         if (span < 0) return -1;
-        return (ceil ? (span + stride - 1) / stride : span / stride) + 1;
+        long o = (ceil ? (span + stride - 1) / stride : span / stride) + 1;
+        // Ceil mode never starts a window in the end padding (ONNX, ORT and PyTorch agree): drop it.
+        if (ceil && (o - 1) * stride >= input + padBegin) o--;
+        return o;
     }
 }

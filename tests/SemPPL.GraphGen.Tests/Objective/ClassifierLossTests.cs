@@ -55,7 +55,7 @@ public sealed class ClassifierLossTests(ITestOutputHelper output)
         Assert.Empty(outs["loss"].Shape);
     }
 
-    [Fact(Skip = "needs rules from rules-math/rules-shape; enable after merge")]
+    [Fact]
     public void Cross_entropy_gradient_matches_finite_differences()
     {
         GradCheck.Check("ClassifierLoss",

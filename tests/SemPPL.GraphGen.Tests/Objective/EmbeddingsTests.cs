@@ -44,7 +44,7 @@ public sealed class EmbeddingsTests(ITestOutputHelper output)
         Assert.True(worst < 1e-6, $"max abs error {worst}");
     }
 
-    [Fact(Skip = "needs rules from rules-math/rules-shape; enable after merge")]
+    [Fact]
     public void L2Normalize_gradient_matches_finite_differences()
     {
         long[] shape = [2, 3, 4];

@@ -153,7 +153,7 @@ public sealed class SemPPLObjectiveTests(ITestOutputHelper output)
         Assert.Equal(small, large);
     }
 
-    [Fact(Skip = "needs rules from rules-math/rules-shape; enable after merge")]
+    [Fact]
     public void Gradient_of_total_wrt_raw_online_matches_finite_differences()
     {
         var pr = ObjectiveReference.Random(17, L: 2, S: 1, B: 5, D: 4, nNeg: 3, nSp: 2, TinyMask);
