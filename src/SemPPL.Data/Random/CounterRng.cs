@@ -16,6 +16,8 @@ public enum RngStream : ulong
     Negatives = 8,
     /// <summary>Uniforms that pick semantic positives among matching queue entries (trainer).</summary>
     SemanticPositives = 9,
+    /// <summary>Evaluation and fine-tuning views (trainer).</summary>
+    Evaluation = 10,
 }
 
 /// <summary>

@@ -123,45 +123,8 @@ public sealed class StepGraphs : IDisposable
         timings.Add(index, System.Diagnostics.Stopwatch.GetElapsedTime(t0));
     }
 
-    /// <summary>
-    /// Binds a graph by naming convention: an input is a state tensor (Current; or Next for names under
-    /// <paramref name="readNextPrefix"/>, which EMA reads after the optimizer wrote them), a staging or
-    /// between-graph tensor of the same name, or `param.X` for state X. An output `new.X` / `new.param.X`
-    /// writes state X's Next buffer; other outputs go to the host-result, between-graph or staging tensor
-    /// of that name.
-    /// </summary>
-    private PingPongBinding Bind(GraphRunner runner, string? readNextPrefix = null)
-    {
-        var b = PingPongBinding.For(runner, State);
-        foreach (var name in runner.InputNames)
-        {
-            string stateName = name.StartsWith("param.", StringComparison.Ordinal) ? name["param.".Length..] : name;
-            if (State.Contains(stateName))
-            {
-                if (readNextPrefix is not null && stateName.StartsWith(readNextPrefix, StringComparison.Ordinal)) b.ReadNext(name, stateName);
-                else b.ReadCurrent(name, stateName);
-            }
-            else if (Staging.TryGet(name, out var staged)) b.Input(name, staged);
-            else if (Between.TryGet(name, out var between)) b.Input(name, between);
-            else throw new InvalidOperationException($"graph '{runner.Name}': nothing provides input '{name}' (artifact set and trainer disagree; regenerate the artifacts)");
-        }
-        foreach (var name in runner.OutputNames)
-        {
-            if (name.StartsWith(NewPrefix, StringComparison.Ordinal))
-            {
-                string rest = name[NewPrefix.Length..];
-                string stateName = rest.StartsWith("param.", StringComparison.Ordinal) ? rest["param.".Length..] : rest;
-                if (!State.Contains(stateName))
-                    throw new InvalidOperationException($"graph '{runner.Name}': output '{name}' updates unknown state '{stateName}'");
-                b.WriteNext(name, stateName);
-            }
-            else if (HostResults.TryGetValue(name, out var host)) b.Output(name, host);
-            else if (name == ArtifactNames.PseudoLabels) b.Output(name, PseudoLabels);
-            else if (Between.TryGet(name, out var between)) b.Output(name, between);
-            // Anything else (e.g. an output no later graph reads) is allocated and owned by the binding.
-        }
-        return Own(b.Build());
-    }
+    private PingPongBinding Bind(GraphRunner runner, string? readNextPrefix = null) =>
+        Own(ConventionBinder.Bind(runner, State, [Staging, Between], readNextPrefix));
 
     private T Own<T>(T d) where T : IDisposable
     {
