@@ -137,9 +137,10 @@ public sealed class ConvRuleTests(ITestOutputHelper output)
 }
 
 /// <summary>
-/// Weight-gradient formulations timed with ORT on a ResNet-ish layer (x, dY [32,64,16,16], 3x3, s1, p1).
-/// Runs only with SEMPPL_BENCH=1 (dotnet test --filter ConvBackwardBenchmarks); the measured numbers are
-/// recorded in ConvBackward's comment.
+/// Weight-gradient formulations timed with ORT on a ResNet-ish layer (x, dY [32,64,16,16], 3x3, p1, stride 1 and 2).
+/// Runs only with SEMPPL_BENCH=1 (dotnet test -c Release --filter ConvBackwardBenchmarks). All sessions are
+/// built first and run round-robin, so background load hits every variant alike; min and median are printed.
+/// The measured numbers are recorded in ConvBackward's comment.
 /// </summary>
 public sealed class ConvBackwardBenchmarks(ITestOutputHelper output)
 {
@@ -147,14 +148,29 @@ public sealed class ConvBackwardBenchmarks(ITestOutputHelper output)
     public void Weight_gradient_im2col_vs_dilated_conv()
     {
         if (Environment.GetEnvironmentVariable("SEMPPL_BENCH") != "1") return;
+        int threads = int.TryParse(Environment.GetEnvironmentVariable("SEMPPL_BENCH_THREADS"), out var t) ? t : 2;
         long[] xs = [32, 64, 16, 16], ws = [64, 64, 3, 3];
+        var variants = new List<(string Label, Func<GraphBuilder, Dictionary<string, HostTensor>> Build)>();
         foreach (var (label, s) in new[] { ("s1", 1L), ("s2", 2L) })
         {
             foreach (var method in new[] { ConvWeightGradMethod.Im2Col, ConvWeightGradMethod.DilatedConv })
-                Time($"dW {method} {label}", g => Build(g, xs, ws, s, (g2, x, w, dy, geo) => ConvBackward.WeightGradient(g2, x, dy, geo, method)));
-            Time($"dX ConvTranspose {label}", g => Build(g, xs, ws, s, (g2, x, w, dy, geo) => ConvBackward.InputGradient(g2, dy, w, geo)));
-            Time($"forward Conv {label}", g => Build(g, xs, ws, s, (g2, x, w, dy, geo) => g2.Conv(x, w, null, [s, s], [1, 1, 1, 1])));
+                variants.Add(($"dW {method} {label}", g => Build(g, xs, ws, s, (g2, x, w, dy, geo) => ConvBackward.WeightGradient(g2, x, dy, geo, method))));
+            variants.Add(($"dX ConvTranspose {label}", g => Build(g, xs, ws, s, (g2, x, w, dy, geo) => ConvBackward.InputGradient(g2, dy, w, geo))));
+            variants.Add(($"forward Conv {label}", g => Build(g, xs, ws, s, (g2, x, w, dy, geo) => g2.Conv(x, w, null, [s, s], [1, 1, 1, 1]))));
         }
+        var runs = variants.Select(v => new Timed(v.Label, v.Build, threads)).ToList();
+        try
+        {
+            foreach (var r in runs) for (int i = 0; i < 3; i++) r.RunOnce();
+            for (int round = 0; round < 60; round++) foreach (var r in runs) r.Times.Add(r.RunOnce());
+            output.WriteLine($"ORT CPU EP, {threads} intra-op threads, {Environment.ProcessorCount} logical CPUs, 60 interleaved rounds");
+            foreach (var r in runs)
+            {
+                r.Times.Sort();
+                output.WriteLine($"{r.Label,-24} min {r.Times[0],8:F2} ms  median {r.Times[r.Times.Count / 2],8:F2} ms");
+            }
+        }
+        finally { foreach (var r in runs) r.Dispose(); }
     }
 
     private delegate Value Part(GraphBuilder g, Value x, Value w, Value dy, ConvGeometry geo);
@@ -173,26 +189,39 @@ public sealed class ConvBackwardBenchmarks(ITestOutputHelper output)
         return new() { ["x"] = R(xs), ["w"] = R(ws), ["dy"] = R(ys) };
     }
 
-    private void Time(string label, Func<GraphBuilder, Dictionary<string, HostTensor>> build)
+    private sealed class Timed : IDisposable
     {
-        var g = new GraphBuilder("bench");
-        var feeds = build(g);
-        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = 2 };
-        using var session = new InferenceSession(g.ToBytes(), options);
-        var names = session.InputNames.ToArray(); // graph inputs the timed part does not read are still inputs
+        private readonly SessionOptions _options;
+        private readonly InferenceSession _session;
+        private readonly string[] _names;
+        private readonly OrtValue[] _values;
+        private readonly RunOptions _run = new();
 
-        var values = names.Select(n => OrtRunner.ToOrt(feeds[n])).ToArray();
-        using var run = new RunOptions();
-        for (int i = 0; i < 3; i++) using (session.Run(run, names, values, ["out"])) { }
-        var times = new List<double>();
-        for (int i = 0; i < 20; i++)
+        public Timed(string label, Func<GraphBuilder, Dictionary<string, HostTensor>> build, int threads)
+        {
+            Label = label;
+            var g = new GraphBuilder("bench");
+            var feeds = build(g);
+            _options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads };
+            _session = new InferenceSession(g.ToBytes(), _options);
+            _names = _session.InputNames.ToArray(); // inputs the timed part does not read are still graph inputs
+            _values = _names.Select(n => OrtRunner.ToOrt(feeds[n])).ToArray();
+        }
+
+        public string Label { get; }
+        public List<double> Times { get; } = [];
+
+        public double RunOnce()
         {
             var sw = Stopwatch.StartNew();
-            using (session.Run(run, names, values, ["out"])) { }
-            times.Add(sw.Elapsed.TotalMilliseconds);
+            using (_session.Run(_run, _names, _values, ["out"])) { }
+            return sw.Elapsed.TotalMilliseconds;
         }
-        foreach (var v in values) v.Dispose();
-        times.Sort();
-        output.WriteLine($"{label,-28} median {times[times.Count / 2],8:F2} ms  min {times[0],8:F2} ms");
+
+        public void Dispose()
+        {
+            foreach (var v in _values) v.Dispose();
+            _run.Dispose(); _session.Dispose(); _options.Dispose();
+        }
     }
 }
