@@ -66,8 +66,8 @@ public enum ConvWeightGradMethod
 /// </summary>
 public static class ConvBackward
 {
-    /// <summary>Largest unfolded column buffer (elements, C*kH*kW*N*Ho*Wo) that Auto builds before switching to DilatedConv.</summary>
-    public static long Im2ColMaxElements { get; set; } = 64L << 20;
+    /// <summary>Largest unfolded column buffer (elements, C*kH*kW*N*Ho*Wo; default 256 Mi elements = 1 GiB of float) that Auto builds before switching to DilatedConv.</summary>
+    public static long Im2ColMaxElements { get; set; } = 256L << 20;
 
     /// <summary>dX = ConvTranspose(dY, W) with the forward strides, pads, dilations, group and the output_padding that restores H, W.</summary>
     public static Value InputGradient(GraphBuilder g, Value dy, Value w, ConvGeometry geo)
