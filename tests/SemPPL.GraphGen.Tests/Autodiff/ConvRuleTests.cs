@@ -158,6 +158,19 @@ public sealed class ConvBackwardBenchmarks(ITestOutputHelper output)
             variants.Add(($"dX ConvTranspose {label}", g => Build(g, xs, ws, s, (g2, x, w, dy, geo) => ConvBackward.InputGradient(g2, dy, w, geo))));
             variants.Add(($"forward Conv {label}", g => Build(g, xs, ws, s, (g2, x, w, dy, geo) => g2.Conv(x, w, null, [s, s], [1, 1, 1, 1]))));
         }
+        // For scale: the ResNet stem pool's backward (re-run with indices + ScatterElements add) on [32,64,32,32].
+        variants.Add(("MaxPool 3x3/2 backward", g =>
+        {
+            long[] ps = [32, 64, 32, 32];
+            var x = g.Input("x", DType.Float, ps);
+            var y = g.MaxPool(x, [3, 3], [2, 2], [1, 1, 1, 1]);
+            var dy = g.Input("dy", DType.Float, y.Shape);
+            var r = SemPPL.GraphGen.Autodiff.Differentiator.Differentiate(g, y, [x], outputPrefix: null, seed: dy);
+            g.Output(r[x], "out");
+            var rng = new Random(2);
+            HostTensor R(long[] shape) => HostTensor.Float(shape, Enumerable.Range(0, (int)Shapes.Product(shape)).Select(_ => (float)rng.NextDouble()).ToArray());
+            return new() { ["x"] = R(ps), ["dy"] = R(y.Shape) };
+        }));
         var runs = variants.Select(v => new Timed(v.Label, v.Build, threads)).ToList();
         try
         {
