@@ -119,6 +119,24 @@ public sealed class ConvRuleTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>ORT's CUDA EP runs a ConvTranspose with asymmetric pads on the CPU: the backward must never build one.</summary>
+    [Theory]
+    [MemberData(nameof(CaseNames))]
+    public void Input_gradient_ConvTranspose_has_symmetric_pads(string name)
+    {
+        var c = Cases[name];
+        var g = new GraphBuilder("sym");
+        var x = g.Input("x", DType.Float, c.X);
+        var w = g.Input("w", DType.Float, c.W);
+        SemPPL.GraphGen.Autodiff.Differentiator.Differentiate(g, g.ReduceSum(g.Conv(x, w, null, c.S, c.P, c.D, c.G)), [x]);
+        var ct = Assert.Single(g.Nodes, n => n.OpType == "ConvTranspose");
+        var pads = ct.AttrInts("pads")!;
+        Assert.Equal(pads[0], pads[2]);
+        Assert.Equal(pads[1], pads[3]);
+        var op = ct.AttrInts("output_padding") ?? [0, 0];
+        Assert.True(op[0] < c.S[0] && op[1] < c.S[1], $"output_padding {string.Join(",", op)} must be below the strides");
+    }
+
     [Theory]
     [InlineData(7L, 3L, 2L, 1L, 1L)]
     [InlineData(8L, 3L, 2L, 1L, 1L)]

@@ -108,6 +108,22 @@ public sealed class PoolRuleTests(ITestOutputHelper output)
     }
 
     [Theory]
+    [InlineData(7L, 5L, 1L, 1L, 1L, 1L, false)]
+    [InlineData(8L, 6L, 1L, 1L, 1L, 1L, false)]
+    [InlineData(8L, 6L, 1L, 0L, 0L, 1L, false)]
+    [InlineData(8L, 5L, 1L, 1L, 1L, 1L, true)]
+    public void AveragePool_backward_ConvTranspose_has_symmetric_pads(long h, long w, long pt, long pl, long pb, long pr, bool ceil)
+    {
+        // ORT's CUDA EP runs a ConvTranspose with asymmetric pads on the CPU.
+        var g = new GraphBuilder("sym");
+        var x = g.Input("x", DType.Float, 3, 2, h, w);
+        SemPPL.GraphGen.Autodiff.Differentiator.Differentiate(g, g.ReduceSum(g.AveragePool(x, [3, 3], [2, 2], [pt, pl, pb, pr], false, ceil)), [x]);
+        var pads = Assert.Single(g.Nodes, n => n.OpType == "ConvTranspose").AttrInts("pads")!;
+        Assert.Equal(pads[0], pads[2]);
+        Assert.Equal(pads[1], pads[3]);
+    }
+
+    [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public void AveragePool_ceil_mode_gradient(bool includePad)

@@ -71,14 +71,43 @@ public static class ConvBackward
     /// <summary>Largest unfolded column buffer (elements, C*kH*kW*N*Ho*Wo; default 256 Mi elements = 1 GiB of float) that Auto builds before switching to DilatedConv.</summary>
     public static long Im2ColMaxElements { get; set; } = 256L << 20;
 
-    /// <summary>dX = ConvTranspose(dY, W) with the forward strides, pads, dilations, group and the output_padding that restores H, W.</summary>
+    /// <summary>dX = ConvTranspose(dY, W) with the forward strides, dilations, group, and pads/output_padding that restore H, W.</summary>
     public static Value InputGradient(GraphBuilder g, Value dy, Value w, ConvGeometry geo)
     {
-        var op = geo.OutputPadding;
-        var dx = g.ConvTranspose(dy, w, null, geo.Strides, geo.Pads, op.Any(v => v != 0) ? op : null, geo.Dilations, geo.Group);
+        var dx = ScatterBack(g, dy, w, geo.Strides, geo.Dilations, geo.Group, [geo.Pads[0], geo.Pads[1]], [geo.H, geo.W]);
         if (!dx.Shape.SequenceEqual(geo.XShape))
             throw new ShapeException($"Conv input gradient: ConvTranspose gives {Shapes.Str(dx.Shape)}, input is {Shapes.Str(geo.XShape)}");
         return dx;
+    }
+
+    /// <summary>
+    /// The transpose of a sliding window (Conv, pooling): ConvTranspose of <paramref name="dy"/> [N, M, Ho, Wo] with
+    /// <paramref name="w"/>, giving rows [begin, begin + size) of the full (uncropped) ConvTranspose output of length
+    /// F = s*(Ho-1) + (k-1)*d + 1 per axis, zero-extended past F. The ConvTranspose always gets symmetric pads,
+    /// because ORT's CUDA EP runs ConvTranspose with asymmetric pads on the CPU (cuDNN has none): with e = F - begin - size
+    /// (rows to crop at the end), pads (begin, begin) and output_padding begin - e when 0 &lt;= begin - e &lt; s (the usual
+    /// case, symmetric forward pads: output_padding = (H + 2p - (k-1)*d - 1) mod s); otherwise pads (q, q) with
+    /// q = max(0, min(begin, e)), output_padding max(0, -e), and a Slice of the rest.
+    /// </summary>
+    public static Value ScatterBack(GraphBuilder g, Value dy, Value w, long[] strides, long[] dilations, long group, long[] begin, long[] size)
+    {
+        var pad = new long[4]; var outPad = new long[2]; var sliceStart = new long[2];
+        bool slice = false;
+        for (int a = 0; a < 2; a++)
+        {
+            long s = strides[a], f = s * (dy.Shape[2 + a] - 1) + (w.Shape[2 + a] - 1) * dilations[a] + 1;
+            long e = f - begin[a] - size[a];
+            long q, op;
+            if (e <= begin[a] && begin[a] - e < s) { q = begin[a]; op = begin[a] - e; }
+            else { q = Math.Max(0, Math.Min(begin[a], e)); op = Math.Max(0, -e); slice = true; }
+            if (op >= Math.Max(s, dilations[a]))
+                throw new ShapeException($"window transpose: output_padding {op} would not be below stride {s} (axis {a}, begin {begin[a]}, size {size[a]}, full {f})");
+            pad[a] = pad[a + 2] = q; outPad[a] = op; sliceStart[a] = begin[a] - q;
+        }
+        var r = g.ConvTranspose(dy, w, null, strides, pad, outPad.Any(v => v != 0) ? outPad : null, dilations, group);
+        if (slice && (sliceStart.Any(v => v != 0) || r.Shape[2] != size[0] || r.Shape[3] != size[1]))
+            r = g.Slice(r, sliceStart, [sliceStart[0] + size[0], sliceStart[1] + size[1]], [2, 3]);
+        return r;
     }
 
     /// <summary>dB = sum of dY over N, H, W.</summary>

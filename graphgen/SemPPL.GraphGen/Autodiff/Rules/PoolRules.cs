@@ -18,18 +18,6 @@ internal sealed record PoolGeometry(long[] Kernel, long[] Strides, long[] Pads, 
         return new PoolGeometry(kernel, node.AttrInts("strides") ?? [1, 1], node.AttrInts("pads") ?? [0, 0, 0, 0],
             node.AttrInt("ceil_mode", 0) != 0, x.Shape, y.Shape);
     }
-
-    /// <summary>
-    /// ConvTranspose end pads and output_padding that map the pooled size back to the input size:
-    /// with overhang = s*(Yo-1) + k - pad_begin - X (how far the last window reaches past the input),
-    /// end pad = max(0, overhang) crops it and output_padding = max(0, -overhang) restores rows no window reaches.
-    /// </summary>
-    public (long[] Pads, long[] OutputPadding) Scatter()
-    {
-        long overH = Strides[0] * (YShape[2] - 1) + Kernel[0] - Pads[0] - XShape[2];
-        long overW = Strides[1] * (YShape[3] - 1) + Kernel[1] - Pads[1] - XShape[3];
-        return ([Pads[0], Pads[1], Math.Max(0, overH), Math.Max(0, overW)], [Math.Max(0, -overH), Math.Max(0, -overW)]);
-    }
 }
 
 /// <summary>
@@ -94,8 +82,7 @@ public sealed class AveragePoolRule : IGradientRule
             : g.Mul(dy, g.Constant(HostTensor.Float([1, 1, ho, wo], inv), "avgpool_inv_count"));
 
         var ones = g.Constant(HostTensor.Filled(x.Type, [1, 1, kh, kw], 1.0), "avgpool_ones");
-        var (pads, outPad) = geo.Scatter();
-        var dx = g.ConvTranspose(g.Reshape(scaled, n * c, 1, ho, wo), ones, null, s, pads, outPad.Any(v => v != 0) ? outPad : null);
+        var dx = ConvBackward.ScatterBack(g, g.Reshape(scaled, n * c, 1, ho, wo), ones, s, [1, 1], 1, [p[0], p[1]], [h, w]);
         if (dx.Shape[2] != h || dx.Shape[3] != w)
             throw new ShapeException($"AveragePool gradient: ConvTranspose gives {Shapes.Str(dx.Shape)}, input is {Shapes.Str(x.Shape)}");
         ctx.AddGrad(0, g.Reshape(dx, x.Shape));
