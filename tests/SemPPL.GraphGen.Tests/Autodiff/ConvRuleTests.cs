@@ -189,6 +189,14 @@ public sealed class ConvBackwardBenchmarks(ITestOutputHelper output)
             HostTensor R(long[] shape) => HostTensor.Float(shape, Enumerable.Range(0, (int)Shapes.Product(shape)).Select(_ => (float)rng.NextDouble()).ToArray());
             return new() { ["x"] = R(ps), ["dy"] = R(y.Shape) };
         }));
+        variants.Add(("MaxPool 3x3/2 with indices", g =>
+        {
+            long[] ps = [32, 64, 32, 32];
+            var x = g.Input("x", DType.Float, ps);
+            g.Output(g.MaxPoolWithIndices(x, [3, 3], [2, 2], [1, 1, 1, 1]).Indices, "out");
+            var rng = new Random(2);
+            return new() { ["x"] = HostTensor.Float(ps, Enumerable.Range(0, (int)Shapes.Product(ps)).Select(_ => (float)rng.NextDouble()).ToArray()) };
+        }));
         var runs = variants.Select(v => new Timed(v.Label, v.Build, threads)).ToList();
         try
         {

@@ -25,6 +25,7 @@ public sealed record ConvGeometry(long[] Strides, long[] Pads, long[] Dilations,
     /// <summary>
     /// ConvTranspose output_padding that restores the input size from the output size: H - (s*(Ho-1) + (k-1)*d + 1 - pt - pb),
     /// i.e. (H + pt + pb - ((k-1)*d + 1)) mod s, the input rows past the last full window. Always in [0, s).
+    /// With symmetric pads this is what <see cref="ConvBackward.ScatterBack"/> uses.
     /// </summary>
     public long[] OutputPadding => [Pads[2] - Overhang[0], Pads[3] - Overhang[1]];
 
@@ -68,8 +69,12 @@ public enum ConvWeightGradMethod
 /// </summary>
 public static class ConvBackward
 {
-    /// <summary>Largest unfolded column buffer (elements, C*kH*kW*N*Ho*Wo; default 256 Mi elements = 1 GiB of float) that Auto builds before switching to DilatedConv.</summary>
-    public static long Im2ColMaxElements { get; set; } = 256L << 20;
+    /// <summary>
+    /// Largest unfolded column buffer (elements, C*kH*kW*N*Ho*Wo: 256 Mi = 268 M elements = 1 GiB of float) that Auto builds
+    /// before switching to DilatedConv, whose extra memory is only input-sized. E.g. ResNet-50 layer1 3x3 at batch 256,
+    /// 56x56 (462 M elements) takes DilatedConv; CIFAR ResNet-18 layer1 at batch 256, 32x32 (151 M) takes Im2Col.
+    /// </summary>
+    public const long Im2ColMaxElements = 256L << 20;
 
     /// <summary>dX = ConvTranspose(dY, W) with the forward strides, dilations, group, and pads/output_padding that restore H, W.</summary>
     public static Value InputGradient(GraphBuilder g, Value dy, Value w, ConvGeometry geo)
