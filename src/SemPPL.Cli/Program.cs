@@ -1,2 +1,12 @@
-Console.Error.WriteLine("semppl: the trainer CLI is not built yet (see issues).");
-return 2;
+using System.CommandLine;
+using SemPPL.Cli;
+
+// semppl: train, evaluate and export SemPPL models (README, "Command line").
+var root = new RootCommand("semppl: semi-supervised representation learning (SemPPL) on ONNX Runtime, CPU or CUDA")
+{
+    TrainCommand.Create(),
+    EvalCommand.Create(),
+    ExportCommand.Create(),
+    BaselineCommand.Create(),
+};
+return root.Parse(args).Invoke();

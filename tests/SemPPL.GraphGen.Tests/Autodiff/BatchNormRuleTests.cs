@@ -74,7 +74,7 @@ public sealed class BatchNormRuleTests(ITestOutputHelper output)
     private const string NeedsMathShapeRules =
         "needs the Sqrt/Reciprocal (rules-math) and Reshape (rules-shape) gradient rules; enable after those branches merge";
 
-    [Theory(Skip = NeedsMathShapeRules)]
+    [Theory]
     [InlineData(new long[] { 3, 4, 5, 7 })]
     [InlineData(new long[] { 6, 5 })]
     public void BatchNorm_training_gradients_of_y_for_x_scale_bias(long[] xs)

@@ -1,0 +1,31 @@
+using System.CommandLine;
+using SemPPL.Config;
+using SemPPL.Trainer.Evaluation;
+using SemPPL.Trainer.Training;
+
+namespace SemPPL.Cli;
+
+internal static class BaselineCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<FileInfo>("--config") { Description = "The SemPPL config whose network, labelled split and step budget the baseline uses", Required = true };
+        var output = new Option<DirectoryInfo>("--out") { Description = "Run folder (default runs/<config name>-supervised)" };
+        var steps = new Option<int?>("--steps") { Description = "Optimizer steps (default: the SemPPL run's total steps)" };
+        var device = new Option<string?>("--device") { Description = "Override device: auto | cpu | cuda | cuda:N" };
+        var cmd = new Command("baseline", "Supervised-only baseline: the same network trained on the labelled images alone for the same number of steps; writes baseline.json")
+        {
+            config, output, steps, device,
+        };
+        cmd.SetAction(parse => CliErrors.Run(() =>
+        {
+            var cfg = ConfigLoader.LoadValidated(parse.GetValue(config)!.FullName);
+            if (parse.GetValue(device) is { } d) cfg.Device = d;
+            var folder = new RunFolder(parse.GetValue(output)?.FullName ?? Path.Combine("runs", cfg.Name + "-supervised"));
+            var setup = RunSetup.Prepare(cfg, folder, resume: false, TrainCommand.Log);
+            SupervisedBaseline.Run(folder, parse.GetValue(device), parse.GetValue(steps) ?? (int)setup.Resolved.TotalSteps, TrainCommand.Log);
+            return 0;
+        }));
+        return cmd;
+    }
+}

@@ -1,0 +1,67 @@
+using System.CommandLine;
+using SemPPL.Config;
+using SemPPL.Trainer.Evaluation;
+using SemPPL.Trainer.Training;
+using Spectre.Console;
+
+namespace SemPPL.Cli;
+
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<FileInfo>("--config") { Description = "YAML config (configs/*.yaml; keys in docs/config.md)", Required = true };
+        var output = new Option<DirectoryInfo>("--out") { Description = "Run folder (default runs/<config name>)" };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint of the run folder" };
+        var noEval = new Option<bool>("--no-eval") { Description = "Skip the evaluation at the end (training.eval_at_end)" };
+        var steps = new Option<int?>("--steps") { Description = "Override training.steps" };
+        var device = new Option<string?>("--device") { Description = "Override device: auto | cpu | cuda | cuda:N" };
+        var profile = new Option<bool>("--profile") { Description = "Print the share of each graph in the step" };
+        var cmd = new Command("train", "Train SemPPL on a config: regenerates the artifact set when needed, checkpoints, logs metrics.jsonl and plots")
+        {
+            config, output, resume, noEval, steps, device, profile,
+        };
+        cmd.SetAction(parse => CliErrors.Run(() =>
+        {
+            var cfg = ConfigLoader.Load(parse.GetValue(config)!.FullName);
+            if (parse.GetValue(steps) is { } s) cfg.Training.Steps = s;
+            if (parse.GetValue(device) is { } d) cfg.Device = d;
+            ConfigValidator.Validate(cfg, parse.GetValue(config)!.FullName);
+            var folder = new RunFolder(parse.GetValue(output)?.FullName ?? Path.Combine("runs", cfg.Name));
+            var setup = RunSetup.Prepare(cfg, folder, parse.GetValue(resume), Log);
+            Log($"data: {setup.Data.Train.Name} ({setup.Data.Train.Count:N0} images, {setup.Split.Count:N0} labelled); " +
+                $"{setup.Resolved.TotalSteps:N0} steps of {setup.Resolved.TotalBatch} images; run folder {folder.Root}");
+
+            TrainingResult result = null!;
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                .Start(ctx =>
+                {
+                    var task = ctx.AddTask("training", maxValue: setup.Resolved.TotalSteps);
+                    result = SemPPLTrainer.Train(setup, new TrainingOptions
+                    {
+                        Resume = parse.GetValue(resume),
+                        ProfileGraphs = parse.GetValue(profile),
+                        Log = m => AnsiConsole.MarkupLine(Markup.Escape(m)),
+                        Progress = p =>
+                        {
+                            task.Value = p.Step;
+                            var m = p.Latest;
+                            string pl = m.PseudoLabelAccuracy is { } a ? $" pl-acc {a:P0}" : "";
+                            task.Description = Markup.Escape($"ep {p.Epoch:F1} step {p.Step}/{p.TotalSteps} loss {m.Loss:F3}{pl} {m.ImagesPerSecond:F0} img/s");
+                        },
+                    });
+                });
+            Log($"trained {result.StepsRun} steps ({result.ImagesPerSecond:F0} images/s); {result.DataSummary}");
+            if (result.Timings is { } t) Log(StepProfile.Format(t));
+            TrainingPlots.Write(folder);
+            Log($"metrics: {folder.Metrics}; plots: {folder.LossPlot}, {folder.AccuracyPlot}");
+            if (cfg.Training.EvalAtEnd && !parse.GetValue(noEval))
+                EvalCommand.RunAndPrint(folder, null);
+            return 0;
+        }));
+        return cmd;
+    }
+
+    internal static void Log(string m) => Console.WriteLine(m);
+}

@@ -1,0 +1,34 @@
+using System.Text.Json;
+using SemPPL.GraphGen.Artifacts;
+using SemPPL.GraphGen.Onnx;
+using SemPPL.Trainer.Training;
+
+namespace SemPPL.Trainer.Evaluation;
+
+/// <summary>baseline.json of `semppl baseline`.</summary>
+public sealed record BaselineSummary(double Top1, double Top5, int Steps, int Batch, double Lr, int LabelledImages, int TestImages);
+
+/// <summary>
+/// The supervised-only arm: the same network from the same initial weights, trained with softmax
+/// cross-entropy on the labelled images alone (view-1 augmentations), for as many optimizer steps
+/// as the SemPPL run, then scored on the test split.
+/// </summary>
+public static class SupervisedBaseline
+{
+    public static BaselineSummary Run(RunFolder folder, string? deviceOverride, int steps, Action<string> log)
+    {
+        var c = EvaluationContext.Open(folder, deviceOverride, log);
+        using var factory = c.Factory;
+        var initial = TensorFile.Read(Path.Combine(c.ArtifactDir, c.Manifest.InitialWeights)).Tensors.ToDictionary(t => t.Name, t => t.Tensor);
+        int batch = Math.Min(c.Config.Eval.BatchSize, c.LabelledIndices.Count);
+        var settings = new FineTuneSettings(steps, batch, c.Config.Eval.FineTuneLr);
+        var tuned = FineTuner.Run(factory, c.Config, c.Loader, c.LabelledIndices, c.LabelledLabels, initial, settings);
+        using var extractor = new EmbeddingExtractor(factory, c.EvalGraph, tuned, Math.Min(c.Config.Eval.BatchSize, 256), c.Loader.ImageShape);
+        var (_, logits) = extractor.Run(c.TestLoader, c.TestIndices);
+        var (top1, top5) = Accuracy.FromLogits(logits, (int)extractor.NumClasses, c.TestLabels);
+        var summary = new BaselineSummary(top1, top5, steps, batch, settings.Lr, c.LabelledIndices.Count, c.TestIndices.Count);
+        File.WriteAllText(Path.Combine(folder.Root, "baseline.json"), JsonSerializer.Serialize(summary, EvaluationRunner.Json));
+        log($"supervised-only baseline ({steps} steps, batch {batch}): top-1 {top1:P2}, top-5 {top5:P2}");
+        return summary;
+    }
+}
