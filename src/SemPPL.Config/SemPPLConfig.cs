@@ -151,7 +151,10 @@ public sealed class TrainingConfig
     public double Epochs { get; set; } = 100;
     /// <summary>Total optimizer steps; 0 = derived from epochs.</summary>
     public int Steps { get; set; } = 0;
+    /// <summary>Linear learning-rate warm-up, in epochs of the unlabelled stream (used when warmup_steps is 0).</summary>
     public double WarmupEpochs { get; set; } = 10;
+    /// <summary>Linear learning-rate warm-up in optimizer steps; 0 = derived from warmup_epochs. (Added for step-sized runs.)</summary>
+    public int WarmupSteps { get; set; } = 0;
     /// <summary>tau_base of the target EMA.</summary>
     public double EmaBase { get; set; } = 0.996;
     public int LogEvery { get; set; } = 10;

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using SemPPL.Config;
+using SemPPL.GraphGen.Models;
+using SemPPL.GraphGen.Onnx;
+using SemPPL.GraphGen.Optimizers;
+using SemPPL.GraphGen.Graphs;
+using static SemPPL.GraphGen.Artifacts.ArtifactNames;
+
+namespace SemPPL.GraphGen.Artifacts;
+
+/// <summary>
+/// Writes one artifact set (DESIGN.md, "An artifact set") for a validated config. Everything is
+/// written into a temporary sibling folder that replaces the target only when complete, so a failure
+/// leaves no half-written set. Same config => byte-identical files (no timestamps, fixed ordering).
+/// </summary>
+public static class ArtifactSetWriter
+{
+    public const string ToolVersion = "0.1.0";
+
+    public static Manifest Write(SemPPLConfig config, int labelledImages, string outDir, Action<string>? log = null)
+    {
+        log ??= _ => { };
+        var shapes = ArtifactShapes.From(config, labelledImages);
+        string full = Path.GetFullPath(outDir);
+        string temp = full.TrimEnd('/') + $".tmp-{Environment.ProcessId}";
+        if (Directory.Exists(temp)) Directory.Delete(temp, true);
+        Directory.CreateDirectory(temp);
+        try
+        {
+            var graphs = new SortedDictionary<string, GraphEntry>(StringComparer.Ordinal);
+            void Save(string file, GraphBuilder g)
+            {
+                var sw = Stopwatch.StartNew();
+                g.Metadata["semppl.config_hash"] = ConfigHash.Compute(config, labelledImages);
+                g.Save(Path.Combine(temp, file));
+                graphs[Path.GetFileNameWithoutExtension(file)] = GraphEntry.Of(file, g);
+                log($"{file}: {g.Nodes.Count} nodes, {g.Inputs.Count} inputs, {g.Outputs.Count} outputs ({sw.ElapsedMilliseconds} ms to write)");
+            }
+
+            var sw = Stopwatch.StartNew();
+            var (train, spec) = TrainGraphBuilder.Build(config, shapes);
+            log($"train graph built in {sw.ElapsedMilliseconds} ms");
+            Save(TrainFile, train);
+            Save(TargetFile, TargetGraphBuilder.Build(config, shapes));
+            Save(EvalFile, EvalGraphBuilder.Build(config, shapes));
+
+            var optimizerParams = spec.Parameters
+                .Select(p => new OptimizerParameter(OnlinePrefix + p.Name, p.Shape, p.ExcludedFromWeightDecay, p.ExcludedFromLars)).ToList();
+            Save(OptimizerFile, OptimizerGraphFactory.Build(config.Optimizer, optimizerParams).Graph);
+
+            var targetTensors = spec.Parameters.Select(p => (p.Name, p.Shape))
+                .Concat(spec.Buffers.Select(b => (b.Name, b.Shape)))
+                .Where(t => IsTargetTensor(t.Name))
+                .ToList();
+            Save(EmaFile, EmaGraph.Build(targetTensors).Graph);
+            Save(QueueFile, QueueGraph.Build(shapes.QueueCapacity, shapes.EmbeddingDim, shapes.QueuePush).Graph);
+            Save(PseudoLabelFile, PseudoLabelGraph.Build(shapes.LargeViews, shapes.BatchUnlabelled, shapes.BatchLabelled,
+                shapes.QueueCapacity, shapes.EmbeddingDim, shapes.KnnK, shapes.SemanticPositives, shapes.NumClasses).Graph);
+
+            // Initial online weights; the trainer starts the target as a copy (same values by construction).
+            var weights = ParameterInitializer.Initialize(spec.Parameters, config.Seed);
+            var tensors = spec.Parameters.Select((p, i) => (OnlinePrefix + p.Name, HostTensor.Float(p.Shape, weights[i])))
+                .Concat(spec.Buffers.Select(b => (OnlinePrefix + b.Name, HostTensor.Filled(DType.Float, b.Shape, b.InitialValue))))
+                .ToList();
+            TensorFile.Write(Path.Combine(temp, InitialWeightsFile), tensors, new Dictionary<string, string> { ["seed"] = config.Seed.ToString() });
+
+            var manifest = new Manifest
+            {
+                ToolVersion = ToolVersion,
+                Opset = GraphBuilder.DefaultOpset,
+                IrVersion = GraphBuilder.DefaultIrVersion,
+                ConfigHash = ConfigHash.Compute(config, labelledImages),
+                Seed = config.Seed,
+                LabelledImages = labelledImages,
+                Shapes = shapes,
+                Graphs = graphs,
+                Parameters = spec.Parameters.Select(p => new ParameterEntry(OnlinePrefix + p.Name, p.Shape, p.Kind.ToString(), HeadOf(p.Name),
+                    p.ExcludedFromWeightDecay, p.ExcludedFromLars, Shapes.Product(p.Shape))).ToList(),
+                Buffers = spec.Buffers.Select(b => new BufferEntry(OnlinePrefix + b.Name, b.Shape, b.InitialValue)).ToList(),
+                TargetTensors = targetTensors.Select(t => t.Name).ToList(),
+                ParameterCounts = Count(spec.Parameters),
+                InitialWeights = InitialWeightsFile,
+            };
+            File.WriteAllText(Path.Combine(temp, ManifestFile), manifest.ToJson());
+
+            if (Directory.Exists(full)) Directory.Delete(full, true);
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            Directory.Move(temp, full);
+            log($"artifact set written to {full}");
+            return manifest;
+        }
+        catch
+        {
+            if (Directory.Exists(temp)) Directory.Delete(temp, true);
+            throw;
+        }
+    }
+
+    /// <summary>The target network is encoder + projector (no predictor, no classifier).</summary>
+    public static bool IsTargetTensor(string localName) =>
+        localName.StartsWith("encoder.", StringComparison.Ordinal) || localName.StartsWith("projector.", StringComparison.Ordinal);
+
+    public static string HeadOf(string name)
+    {
+        var local = name.StartsWith(OnlinePrefix, StringComparison.Ordinal) ? name[OnlinePrefix.Length..] : name;
+        int dot = local.IndexOf('.');
+        return dot < 0 ? local : local[..dot];
+    }
+
+    private static ParameterCountsEntry Count(IReadOnlyList<ParameterSpec> ps)
+    {
+        var c = ParameterCounts.Of(ps);
+        return new ParameterCountsEntry(c.Encoder, c.Projector, c.Predictor, c.Classifier, c.Total);
+    }
+}

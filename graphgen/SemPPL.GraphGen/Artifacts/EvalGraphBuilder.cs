@@ -1,0 +1,29 @@
+using SemPPL.Config;
+using SemPPL.GraphGen.Models;
+using SemPPL.GraphGen.Onnx;
+using static SemPPL.GraphGen.Artifacts.ArtifactNames;
+
+namespace SemPPL.GraphGen.Artifacts;
+
+/// <summary>
+/// eval.onnx: online encoder with running BatchNorm statistics, dynamic batch; outputs the encoder
+/// embedding, the projector output and the linear classifier's logits. Parameters are graph inputs
+/// (named as in train.onnx) so the trainer evaluates its live device state without an export.
+/// </summary>
+public static class EvalGraphBuilder
+{
+    public static GraphBuilder Build(SemPPLConfig config, ArtifactShapes s, long batch = -1, int opset = GraphBuilder.DefaultOpset)
+    {
+        var g = new GraphBuilder("semppl_eval", opset);
+        var images = g.Input(Images, DType.Float, batch, s.Channels, s.LargeSize, s.LargeSize);
+        var ctx = new ModelContext(g, OnlinePrefix, ModelMode.Inference, (float)config.Model.BnMomentum, (float)config.Model.BnEpsilon);
+        var backbone = BackboneRegistry.Create(config.Model, s.Channels);
+        var features = backbone.Forward(ctx, images);
+        var projection = Mlp.Forward(ctx, features, config.Model.Projector.Hidden, config.Model.Projector.Out, "projector");
+        var logits = LinearClassifier.Forward(ctx, features, config.Model.NumClasses, "classifier");
+        g.Output(features, Embedding);
+        g.Output(projection, Projection);
+        g.Output(logits, Logits);
+        return g;
+    }
+}

@@ -1,0 +1,38 @@
+using SemPPL.Config;
+using SemPPL.GraphGen.Models;
+using SemPPL.GraphGen.Objective;
+using SemPPL.GraphGen.Onnx;
+using static SemPPL.GraphGen.Artifacts.ArtifactNames;
+
+namespace SemPPL.GraphGen.Artifacts;
+
+/// <summary>
+/// target.onnx: target encoder + projector on every large view, BatchNorm on batch statistics
+/// (as in BYOL; the target's running statistics follow the online ones by EMA), l2-normalised.
+/// Also emits the slices the queue and pseudo-label graphs consume, so no host work is needed.
+/// </summary>
+public static class TargetGraphBuilder
+{
+    public static GraphBuilder Build(SemPPLConfig config, ArtifactShapes s)
+    {
+        var g = new GraphBuilder("semppl_target");
+        var large = g.Input(ViewsLarge, DType.Float, s.LargeViews, s.Batch, s.Channels, s.LargeSize, s.LargeSize);
+        var labels = g.Input(Labels, DType.Int64, s.BatchLabelled);
+        var ctx = new ModelContext(g, TargetPrefix, ModelMode.Training, (float)config.Model.BnMomentum, (float)config.Model.BnEpsilon);
+        var backbone = BackboneRegistry.Create(config.Model, s.Channels);
+        var views = new List<Value>();
+        for (int v = 0; v < s.LargeViews; v++)
+        {
+            var features = backbone.Forward(ctx, TrainGraphBuilder.View(g, large, v));
+            var projection = Mlp.Forward(ctx, features, config.Model.Projector.Hidden, config.Model.Projector.Out, "projector");
+            views.Add(g.Unsqueeze(Embeddings.L2Normalize(g, projection), 0));
+        }
+        var z = g.Concat(views, 0); // [L, B, D]
+        g.Output(z, TargetEmbeddings);
+        g.Output(g.Slice(z, [0], [s.BatchUnlabelled], [1]), TargetUnlabelled);
+        var labelled = g.Slice(z, [s.BatchUnlabelled], [s.Batch], [1]);
+        g.Output(g.Reshape(labelled, s.QueuePush, s.EmbeddingDim), PushEmbeddings);
+        g.Output(g.Reshape(g.Tile(g.Unsqueeze(labels, 0), s.LargeViews, 1), s.QueuePush), PushLabels);
+        return g;
+    }
+}

@@ -1,0 +1,76 @@
+using SemPPL.Config;
+using SemPPL.GraphGen.Autodiff;
+using SemPPL.GraphGen.Models;
+using SemPPL.GraphGen.Objective;
+using SemPPL.GraphGen.Onnx;
+using static SemPPL.GraphGen.Artifacts.ArtifactNames;
+
+namespace SemPPL.GraphGen.Artifacts;
+
+/// <summary>What building the online network reported: its parameters and BN buffers (local names, without the online. prefix).</summary>
+public sealed record OnlineNetworkSpec(IReadOnlyList<ParameterSpec> Parameters, IReadOnlyList<BufferSpec> Buffers);
+
+/// <summary>
+/// train.onnx: online forward on every view (each view its own BatchNorm batch), the SemPPL
+/// objective against the target embeddings and semantic positives, the online linear classifier on
+/// stop-gradient features of the labelled images, and the backward pass: one gradient per online
+/// parameter, plus the updated BN running statistics.
+/// </summary>
+public static class TrainGraphBuilder
+{
+    public static (GraphBuilder Graph, OnlineNetworkSpec Spec) Build(SemPPLConfig config, ArtifactShapes s)
+    {
+        var g = new GraphBuilder("semppl_train");
+        var large = g.Input(ViewsLarge, DType.Float, s.LargeViews, s.Batch, s.Channels, s.LargeSize, s.LargeSize);
+        var small = s.SmallViews > 0 ? g.Input(ViewsSmall, DType.Float, s.SmallViews, s.Batch, s.Channels, s.SmallSize, s.SmallSize) : null;
+        var labels = g.Input(Labels, DType.Int64, s.BatchLabelled);
+        var target = g.Input(TargetEmbeddings, DType.Float, s.LargeViews, s.Batch, s.EmbeddingDim);
+        var negatives = g.Input(Negatives, DType.Int64, s.LargeViews, s.Batch, s.Negatives);
+        var positives = g.Input(Positives, DType.Float, s.Batch, s.SemanticPositives, s.EmbeddingDim);
+        var positiveMask = g.Input(PositiveMask, DType.Float, s.Batch);
+
+        var ctx = new ModelContext(g, OnlinePrefix, ModelMode.Training, (float)config.Model.BnMomentum, (float)config.Model.BnEpsilon);
+        var backbone = BackboneRegistry.Create(config.Model, s.Channels);
+
+        var predictions = new List<Value>();
+        Value? firstFeatures = null;
+        for (int v = 0; v < s.OnlineViews; v++)
+        {
+            var images = v < s.LargeViews ? View(g, large, v) : View(g, small!, v - s.LargeViews);
+            var features = backbone.Forward(ctx, images);
+            firstFeatures ??= features;
+            var projection = Mlp.Forward(ctx, features, config.Model.Projector.Hidden, config.Model.Projector.Out, "projector");
+            var prediction = Mlp.Forward(ctx, projection, config.Model.Predictor.Hidden, config.Model.Predictor.Out, "predictor");
+            predictions.Add(g.Unsqueeze(Embeddings.L2Normalize(g, prediction), 0));
+        }
+        var online = g.Concat(predictions, 0);
+
+        var parts = SemPPLObjective.Build(g,
+            new ObjectiveInputs(online, g.StopGradient(target), negatives, g.StopGradient(positives), positiveMask),
+            new ObjectiveSettings(s.LargeViews, s.SmallViews, (float)config.Objective.Temperature,
+                (float)config.Objective.C, (float)config.Objective.Alpha, (float)config.Objective.Lambda));
+
+        // The classifier sees stop_gradient(encoder features) of the labelled images of the first large view.
+        var labelledFeatures = g.Slice(g.StopGradient(firstFeatures!), [s.BatchUnlabelled], [s.Batch], [0]);
+        var logits = LinearClassifier.Forward(ctx, labelledFeatures, config.Model.NumClasses, "classifier");
+        var (ce, accuracy) = ClassifierLoss.Build(g, logits, labels);
+
+        var total = g.Add(parts.Total, g.Mul(ce, (float)config.Objective.ClassifierWeight));
+        g.Output(total, Loss);
+        g.Output(parts.Augmentation, LossAugmentation);
+        g.Output(parts.SemanticPositive, LossSemanticPositive);
+        g.Output(parts.Invariance, LossInvariance);
+        g.Output(ce, LossClassifier);
+        g.Output(accuracy, ClassifierAccuracy);
+
+        var parameters = ctx.Parameters.Select(p => ctx.ParameterValue(p.Name)).ToArray();
+        Differentiator.Differentiate(g, total, parameters, outputPrefix: GradPrefix);
+        foreach (var name in ctx.UpdatedBufferNames)
+            g.Output(ctx.UpdatedBuffers[name], NewPrefix + ctx.GraphName(name));
+        return (g, new OnlineNetworkSpec(ctx.Parameters, ctx.Buffers));
+    }
+
+    /// <summary>View v of a [V, B, C, H, W] stack as a [B, C, H, W] batch.</summary>
+    public static Value View(GraphBuilder g, Value stack, int v) =>
+        g.Squeeze(g.Slice(stack, [v], [v + 1], [0]), 0);
+}

@@ -1,0 +1,28 @@
+using SemPPL.GraphGen.Onnx;
+
+namespace SemPPL.GraphGen.Graphs;
+
+/// <summary>One graph input or output: name, element type, static shape.</summary>
+public sealed record TensorSpec(string Name, DType Type, long[] Shape)
+{
+    public override string ToString() => $"{Name}: {Type.ToString().ToLowerInvariant()}{Shapes.Str(Shape)}";
+}
+
+/// <summary>
+/// A state tensor the graph reads and rewrites: the output <see cref="Output"/> replaces the input
+/// <see cref="Input"/> for the next step. The trainer binds them to two buffers and alternates
+/// (ping-pong); binding both to one buffer is wrong (DESIGN.md).
+/// </summary>
+public readonly record struct StatePair(string Input, string Output);
+
+/// <summary>A built between-step or optimizer graph with a description of its I/O.</summary>
+public sealed record BuiltGraph(GraphBuilder Graph, IReadOnlyList<StatePair> State)
+{
+    public IReadOnlyList<TensorSpec> Inputs { get; } = Graph.Inputs.Select(v => new TensorSpec(v.Name, v.Type, v.Shape)).ToArray();
+    public IReadOnlyList<TensorSpec> Outputs { get; } = Graph.Outputs.Select(v => new TensorSpec(v.Name, v.Type, v.Shape)).ToArray();
+
+    public TensorSpec Input(string name) => Inputs.FirstOrDefault(s => s.Name == name)
+        ?? throw new KeyNotFoundException($"graph '{Graph.Name}' has no input '{name}'");
+    public TensorSpec Output(string name) => Outputs.FirstOrDefault(s => s.Name == name)
+        ?? throw new KeyNotFoundException($"graph '{Graph.Name}' has no output '{name}'");
+}

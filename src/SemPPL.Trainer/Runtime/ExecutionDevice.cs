@@ -1,0 +1,60 @@
+using System.Globalization;
+using SemPPL.Config;
+
+namespace SemPPL.Trainer.Runtime;
+
+/// <summary>What the config key <c>device</c> asks for.</summary>
+public enum DeviceKind
+{
+    /// <summary>CUDA device 0 when this build and machine can run it; otherwise the CPU, with one notice line.</summary>
+    Auto,
+    Cpu,
+    /// <summary>CUDA; a failure to start it is an error.</summary>
+    Cuda,
+}
+
+/// <summary>A parsed <c>device</c> value: <c>auto</c>, <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
+public readonly record struct ExecutionDevice(DeviceKind Kind, int DeviceId)
+{
+    public const string Allowed = "auto, cpu, cuda, cuda:N (N a device index such as cuda:0)";
+
+    public static ExecutionDevice Auto => new(DeviceKind.Auto, 0);
+    public static ExecutionDevice Cpu => new(DeviceKind.Cpu, 0);
+    public static ExecutionDevice Cuda(int id = 0) => new(DeviceKind.Cuda, id);
+
+    /// <summary>Parses a <c>device</c> value (case-insensitive, surrounding blanks ignored).</summary>
+    /// <exception cref="ConfigException">names the key <c>device</c>, the value and what is allowed.</exception>
+    public static ExecutionDevice Parse(string? value)
+    {
+        if (TryParse(value, out var d)) return d;
+        throw new ConfigException($"device: '{value}' is not one of {Allowed}");
+    }
+
+    public static bool TryParse(string? value, out ExecutionDevice device)
+    {
+        device = default;
+        if (value is null) return false;
+        var v = value.Trim().ToLowerInvariant();
+        switch (v)
+        {
+            case "auto": device = Auto; return true;
+            case "cpu": device = Cpu; return true;
+            case "cuda": device = Cuda(0); return true;
+        }
+        if (v.StartsWith("cuda:", StringComparison.Ordinal)
+            && int.TryParse(v.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out int id)
+            && id >= 0)
+        {
+            device = Cuda(id);
+            return true;
+        }
+        return false;
+    }
+
+    public override string ToString() => Kind switch
+    {
+        DeviceKind.Auto => "auto",
+        DeviceKind.Cpu => "cpu",
+        _ => $"cuda:{DeviceId}",
+    };
+}

@@ -1,0 +1,193 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace SemPPL.Trainer.Runtime;
+
+/// <summary>Session settings that are not the device. Null members take the defaults.</summary>
+public sealed record SessionSettings
+{
+    /// <summary>Intra-op threads; null = <see cref="Environment.ProcessorCount"/>.</summary>
+    public int? IntraOpThreads { get; init; }
+
+    /// <summary>Let idle intra-op threads spin (faster on a dedicated machine, wasteful on a shared one).</summary>
+    public bool AllowSpinning { get; init; } = true;
+
+    /// <summary>ONNX Runtime log severity (0 verbose .. 4 fatal).</summary>
+    public OrtLoggingLevel LogLevel { get; init; } = OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING;
+}
+
+/// <summary>The device could not be used as the config asked (explicit <c>cuda</c> that cannot start).</summary>
+public sealed class DeviceUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// Decides the execution device once and creates every <see cref="InferenceSession"/> of a run for it.
+/// <list type="bullet">
+/// <item><c>cpu</c>: CPU execution provider.</item>
+/// <item><c>cuda</c>/<c>cuda:N</c>: CUDA execution provider on device N; when this ONNX Runtime build has no
+/// CUDA provider, or CUDA cannot start (missing libraries, no device), a <see cref="DeviceUnavailableException"/>.</item>
+/// <item><c>auto</c>: CUDA device 0 when it starts, else the CPU. When the build has a CUDA provider but it
+/// fails, <see cref="FallbackReason"/> holds the exception message and ONE notice line is reported; when the
+/// build simply has no CUDA provider (the CPU package), the CPU is chosen silently and FallbackReason is null.</item>
+/// </list>
+/// CUDA is probed by appending the provider and creating a tiny session (the copy session of
+/// <see cref="DeviceCopier"/>), so failures that only show at session creation are caught too.
+/// Sessions use graph optimisation level ALL, sequential execution, intra-op threads = processor count
+/// unless set, and on CUDA a heuristic (deterministically chosen) cuDNN convolution algorithm.
+/// The factory also owns the device allocator, so it must outlive every <see cref="DeviceTensor"/> it allocated.
+/// </summary>
+public sealed class SessionFactory : IDisposable
+{
+    public const string CudaProviderName = "CUDAExecutionProvider";
+
+    private readonly SessionSettings _settings;
+    private DeviceCopier? _copier;
+    private bool _disposed;
+
+    public SessionFactory(ExecutionDevice requested, SessionSettings? settings = null, Action<string>? notice = null)
+    {
+        Requested = requested;
+        _settings = settings ?? new SessionSettings();
+        if (_settings.IntraOpThreads is < 0)
+            throw new ArgumentOutOfRangeException(nameof(settings), "IntraOpThreads must be >= 0");
+        IntraOpThreads = _settings.IntraOpThreads is > 0 ? _settings.IntraOpThreads.Value : Environment.ProcessorCount;
+        notice ??= line => Console.Error.WriteLine(line);
+
+        if (requested.Kind == DeviceKind.Cpu)
+        {
+            UseCpu();
+            return;
+        }
+
+        int id = requested.Kind == DeviceKind.Cuda ? requested.DeviceId : 0;
+        if (!CudaProviderAvailable)
+        {
+            if (requested.Kind == DeviceKind.Cuda)
+                throw new DeviceUnavailableException(
+                    $"device: '{requested}' was requested, but this ONNX Runtime build has no CUDA execution provider " +
+                    $"(available: {string.Join(", ", AvailableProviders)}). Build with -p:OrtGpu=true on a machine with CUDA 13 and cuDNN 9, or set device: cpu.");
+            UseCpu(); // the CPU package: nothing failed, nothing to report
+            return;
+        }
+
+        try
+        {
+            IsCuda = true;
+            DeviceId = id;
+            DeviceMemoryInfo = new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, id, OrtMemType.Default);
+            _copier = new DeviceCopier(this); // creates a CUDA session: the probe
+        }
+        catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException or TypeInitializationException)
+        {
+            _copier?.Dispose();
+            _copier = null;
+            DeviceMemoryInfo?.Dispose();
+            string reason = FirstLine(e.Message);
+            if (requested.Kind == DeviceKind.Cuda)
+                throw new DeviceUnavailableException($"device: '{requested}' could not start CUDA: {reason}", e);
+            FallbackReason = reason;
+            UseCpu();
+            notice($"device: auto: CUDA is not usable ({reason}); running on the CPU");
+        }
+    }
+
+    /// <summary>Providers compiled into the loaded ONNX Runtime library.</summary>
+    public static IReadOnlyList<string> AvailableProviders => OrtEnv.Instance().GetAvailableProviders();
+
+    /// <summary>Whether the loaded ONNX Runtime library has a CUDA execution provider (the GPU package).</summary>
+    public static bool CudaProviderAvailable => AvailableProviders.Contains(CudaProviderName);
+
+    public ExecutionDevice Requested { get; }
+    public bool IsCuda { get; private set; }
+    public int DeviceId { get; private set; }
+
+    /// <summary>Why <c>auto</c> fell back to the CPU (the exception message), or null.</summary>
+    public string? FallbackReason { get; private set; }
+
+    public int IntraOpThreads { get; }
+
+    /// <summary>Where device tensors live: CUDA device memory, or the CPU.</summary>
+    public OrtMemoryInfo DeviceMemoryInfo { get; private set; } = null!;
+
+    /// <summary>One line for logs: "cuda:0", "cpu", "cpu (auto: CUDA is not usable: ...)".</summary>
+    public string Description => IsCuda ? $"cuda:{DeviceId}"
+        : FallbackReason is null ? "cpu" : $"cpu (auto: CUDA is not usable: {FallbackReason})";
+
+    /// <summary>New session options for the chosen device; the caller owns (and disposes) them.</summary>
+    public SessionOptions CreateOptions()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var o = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            IntraOpNumThreads = IntraOpThreads,
+            InterOpNumThreads = 1,
+            LogSeverityLevel = _settings.LogLevel,
+        };
+        try
+        {
+            o.AddSessionConfigEntry("session.intra_op.allow_spinning", _settings.AllowSpinning ? "1" : "0");
+            if (IsCuda)
+            {
+                using var cuda = new OrtCUDAProviderOptions();
+                cuda.UpdateOptions(new Dictionary<string, string>
+                {
+                    ["device_id"] = DeviceId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    // EXHAUSTIVE benchmarks at start and may pick different algorithms run to run.
+                    ["cudnn_conv_algo_search"] = "HEURISTIC",
+                    ["do_copy_in_default_stream"] = "1",
+                });
+                o.AppendExecutionProvider_CUDA(cuda);
+            }
+            return o;
+        }
+        catch
+        {
+            o.Dispose();
+            throw;
+        }
+    }
+
+    public InferenceSession CreateSession(byte[] model)
+    {
+        using var o = CreateOptions();
+        return new InferenceSession(model, o);
+    }
+
+    public InferenceSession CreateSession(string modelPath)
+    {
+        using var o = CreateOptions();
+        return new InferenceSession(modelPath, o);
+    }
+
+    /// <summary>Host &lt;-&gt; device copies and the device allocator (lazily created on the CPU).</summary>
+    internal DeviceCopier Copier
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _copier ??= new DeviceCopier(this);
+        }
+    }
+
+    private void UseCpu()
+    {
+        IsCuda = false;
+        DeviceId = 0;
+        DeviceMemoryInfo = OrtMemoryInfo.DefaultInstance;
+    }
+
+    private static string FirstLine(string s)
+    {
+        s = s.Trim();
+        int i = s.IndexOf('\n');
+        return i < 0 ? s : s[..i].TrimEnd();
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _copier?.Dispose();
+        if (IsCuda) DeviceMemoryInfo.Dispose();
+    }
+}

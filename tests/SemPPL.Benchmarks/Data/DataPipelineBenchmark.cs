@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using SemPPL.Config;
+using SemPPL.Data.Datasets;
+using SemPPL.Data.Pipeline;
+using SemPPL.Data.Splits;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace SemPPL.Benchmarks.Data;
+
+/// <summary>
+/// Images per second per core of the data pipeline: (a) 28x28 grey (embedded Fashion-MNIST), 2 large
+/// views; (b) 256x256 JPEGs through the folder reader, 4 large (224) + 2 small (96) views.
+/// Options: --workers N (default: processor count), --steps N, --images N (JPEGs to generate).
+/// </summary>
+public static class DataPipelineBenchmark
+{
+    public static int Run(string[] args)
+    {
+        int workers = Opt(args, "--workers", Environment.ProcessorCount);
+        int steps = Opt(args, "--steps", 6);
+        int images = Opt(args, "--images", 256);
+        Console.WriteLine($"workers={workers} cores={Environment.ProcessorCount} vector={System.Numerics.Vector<float>.Count} floats");
+
+        // (a) grey 28x28, 2 large views, B = 256 + 64
+        var fm = FashionMnist.OpenEmbedded().Train;
+        var augA = new AugmentConfig { Channels = 1, LargeViews = 2, SmallViews = 0, LargeSize = 28, CropArea = [0.35, 1.0], BlurProbability = [0.0, 0.0], SolarizeProbability = [0.0, 0.2] };
+        using (var p = new BatchPipeline(fm, LabelledSplit.PerClass(fm, 10, 0), augA, new PipelineOptions(256, 64, 0, workers, 4)))
+            Measure("(a) 28x28 grey, L=2", p, steps * 4, workers);
+
+        // (b) 256x256 JPEG, L=4 x 224 + S=2 x 96, B = 64 + 16
+        string dir = Directory.CreateTempSubdirectory("semppl-bench-").FullName;
+        try
+        {
+            MakeJpegs(dir, images);
+            var ds = new ImageFolderDataset(dir, 3, 50_000_000, workers: workers);
+            byte[] buf = [];
+            var dsw = Stopwatch.StartNew();
+            for (int i = 0; i < ds.Count; i++) ds.TryDecode(i, ref buf, out _, out _, out _);
+            Console.WriteLine($"    JPEG decode alone: {ds.Count / dsw.Elapsed.TotalSeconds:F0} images/s on one core");
+            var augB = new AugmentConfig { Channels = 3, LargeViews = 4, SmallViews = 2, LargeSize = 224, SmallSize = 96 };
+            using var p = new BatchPipeline(ds, LabelledSplit.PerClass(ds, 8, 0), augB, new PipelineOptions(64, 16, 0, workers, 4));
+            Measure("(b) 256x256 JPEG -> 4x224 + 2x96 RGB", p, steps, workers);
+        }
+        finally { Directory.Delete(dir, true); }
+        return 0;
+    }
+
+    private static void Measure(string name, BatchPipeline p, int steps, int workers)
+    {
+        foreach (var b in p.Stream(0, 1)) b.Dispose();   // warm-up (JIT, pools)
+        int perBatch = p.Options.BatchUnlabelled + p.Options.BatchLabelled;
+        var sw = Stopwatch.StartNew();
+        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+        foreach (var b in p.Stream(1, 1 + steps)) b.Dispose();
+        double s = sw.Elapsed.TotalSeconds;
+        double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
+        double ips = steps * perBatch / s;
+        Console.WriteLine($"{name}: {ips:F0} images/s with {workers} worker(s) = {ips / workers:F0} images/s per core " +
+                          $"({steps * perBatch / cpu:F0} per CPU-second; {steps} batches of {perBatch})");
+    }
+
+    private static void MakeJpegs(string dir, int n)
+    {
+        var rnd = new System.Random(1);
+        for (int i = 0; i < n; i++)
+        {
+            string cls = Path.Combine(dir, $"class{i % 8}");
+            Directory.CreateDirectory(cls);
+            using var img = new Image<Rgb24>(256, 256);
+            int a = rnd.Next(256), b = rnd.Next(256);
+            img.ProcessPixelRows(acc =>
+            {
+                for (int y = 0; y < 256; y++)
+                {
+                    var row = acc.GetRowSpan(y);
+                    for (int x = 0; x < 256; x++)   // smooth gradients plus texture, like a photo
+                        row[x] = new Rgb24((byte)(x + a), (byte)(y + b), (byte)((x * y >> 6) + rnd.Next(32)));
+                }
+            });
+            img.SaveAsJpeg(Path.Combine(cls, $"img{i:D4}.jpg"), new SixLabors.ImageSharp.Formats.Jpeg.JpegEncoder { Quality = 90 });
+        }
+    }
+
+    private static int Opt(string[] args, string name, int dflt)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : dflt;
+    }
+}

@@ -1,0 +1,12 @@
+// Benchmark entry point: `dotnet run -c Release --project tests/SemPPL.Benchmarks -- <name> [args]`.
+// Each area of the project adds its benchmarks under its own sub-folder.
+var benchmarks = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalIgnoreCase)
+{
+    ["data"] = SemPPL.Benchmarks.Data.DataPipelineBenchmark.Run,
+};
+if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
+{
+    Console.Error.WriteLine($"usage: SemPPL.Benchmarks <{string.Join("|", benchmarks.Keys)}> [options]");
+    return 2;
+}
+return run(args[1..]);
