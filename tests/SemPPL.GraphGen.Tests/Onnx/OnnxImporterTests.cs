@@ -130,7 +130,7 @@ public sealed class OnnxImporterTests(ITestOutputHelper output)
         Assert.Equal([3L, 4L], r.Graph.Nodes.Single(n => n.OpType == "Reshape").Outputs[0].Shape);
     }
 
-    [Fact(Skip = "needs conv/pool/BN/Gemm rules from other branches; enable after merge")]
+    [Fact]
     public void TinyCnn_gradients_match_torch_autograd() => CheckFixture("tiny_cnn.json", gradients: true);
 
     [Fact]
