@@ -64,6 +64,8 @@ public sealed class ShapeInferenceTests(ITestOutputHelper output)
         }
         yield return C("Equal", "int64", [I("a", 3, 4, 1), I("b", 3, 3)], (g, x) => g.Equal(x[0], x[1]));
         yield return C("Pow", "int64 exponent", [F("a", 2, 3), I("b", 3, 3)], (g, x) => g.Pow(x[0], x[1]));
+        yield return C("Mod", "int64 broadcast", [I("a", 9, 2, 1, 3), I("b", 4, 4, 1)], (g, x) => g.Mod(x[0], g.Add(x[1], g.Constant(HostTensor.Int64([], [1])))));
+        yield return C("Mod", "float (fmod)", [F("a", 2, 3), F("b", 3)], (g, x) => g.Mod(x[0], x[1]));
         yield return C("And", "", [B("a", 2, 3), B("b", 3)], (g, x) => g.And(x[0], x[1]));
         yield return C("Or", "", [B("a", 2, 1), B("b", 1, 3)], (g, x) => g.Or(x[0], x[1]));
         yield return C("Add", "float scalar overload", [F("a", 2, 3)], (g, x) => g.Add(x[0], 1.5f));
