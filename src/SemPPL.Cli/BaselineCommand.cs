@@ -13,13 +13,15 @@ internal static class BaselineCommand
         var output = new Option<DirectoryInfo>("--out") { Description = "Run folder (default runs/<config name>-supervised)" };
         var steps = new Option<int?>("--steps") { Description = "Optimizer steps (default: the SemPPL run's total steps)" };
         var device = new Option<string?>("--device") { Description = "Override device: auto | cpu | cuda | cuda:N" };
+        var set = new Option<string[]>("--set") { Description = "Override a config key, e.g. --set objective.alpha=0 (repeatable; value is YAML)", AllowMultipleArgumentsPerToken = false };
         var cmd = new Command("baseline", "Supervised-only baseline: the same network trained on the labelled images alone for the same number of steps; writes baseline.json")
         {
-            config, output, steps, device,
+            config, output, steps, device, set,
         };
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
-            var cfg = ConfigLoader.LoadValidated(parse.GetValue(config)!.FullName);
+            var cfg = ConfigOverrides.Load(parse.GetValue(config)!.FullName, parse.GetValue(set) ?? []);
+            ConfigValidator.Validate(cfg, parse.GetValue(config)!.FullName);
             if (parse.GetValue(device) is { } d) cfg.Device = d;
             var folder = new RunFolder(parse.GetValue(output)?.FullName ?? Path.Combine("runs", cfg.Name + "-supervised"));
             var setup = RunSetup.Prepare(cfg, folder, resume: false, TrainCommand.Log);

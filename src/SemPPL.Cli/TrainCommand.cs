@@ -16,14 +16,15 @@ internal static class TrainCommand
         var noEval = new Option<bool>("--no-eval") { Description = "Skip the evaluation at the end (training.eval_at_end)" };
         var steps = new Option<int?>("--steps") { Description = "Override training.steps" };
         var device = new Option<string?>("--device") { Description = "Override device: auto | cpu | cuda | cuda:N" };
+        var set = new Option<string[]>("--set") { Description = "Override a config key, e.g. --set objective.alpha=0 (repeatable; value is YAML)", AllowMultipleArgumentsPerToken = false };
         var profile = new Option<bool>("--profile") { Description = "Print the share of each graph in the step" };
         var cmd = new Command("train", "Train SemPPL on a config: regenerates the artifact set when needed, checkpoints, logs metrics.jsonl and plots")
         {
-            config, output, resume, noEval, steps, device, profile,
+            config, output, resume, noEval, steps, device, profile, set,
         };
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
-            var cfg = ConfigLoader.Load(parse.GetValue(config)!.FullName);
+            var cfg = ConfigOverrides.Load(parse.GetValue(config)!.FullName, parse.GetValue(set) ?? []);
             if (parse.GetValue(steps) is { } s) cfg.Training.Steps = s;
             if (parse.GetValue(device) is { } d) cfg.Device = d;
             ConfigValidator.Validate(cfg, parse.GetValue(config)!.FullName);
