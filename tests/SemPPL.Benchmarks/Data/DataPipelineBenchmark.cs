@@ -11,7 +11,8 @@ namespace SemPPL.Benchmarks.Data;
 /// <summary>
 /// Images per second per core of the data pipeline: (a) 28x28 grey (embedded Fashion-MNIST), 2 large
 /// views; (b) 256x256 JPEGs through the folder reader, 4 large (224) + 2 small (96) views.
-/// Options: --workers N (default: processor count), --steps N, --images N (JPEGs to generate).
+/// Options: --workers N (default: processor count), --steps N, --images N (JPEGs to generate);
+/// --stages [--rounds N] [--dump FILE] prints the per-stage cost of (b) on one thread instead (<see cref="DataStagesBenchmark"/>).
 /// </summary>
 public static class DataPipelineBenchmark
 {
@@ -21,6 +22,13 @@ public static class DataPipelineBenchmark
         int steps = Opt(args, "--steps", 6);
         int images = Opt(args, "--images", 256);
         Console.WriteLine($"workers={workers} cores={Environment.ProcessorCount} vector={System.Numerics.Vector<float>.Count} floats");
+        if (Array.IndexOf(args, "--stages") >= 0)
+        {
+            string sdir = Directory.CreateTempSubdirectory("semppl-bench-").FullName;
+            try { MakeJpegs(sdir, Opt(args, "--images", 64)); DataStagesBenchmark.Run(sdir, Opt(args, "--rounds", 5), Str(args, "--dump")); }
+            finally { Directory.Delete(sdir, true); }
+            return 0;
+        }
 
         // (a) grey 28x28, 2 large views, B = 256 + 64
         var fm = FashionMnist.OpenEmbedded().Train;
@@ -80,6 +88,12 @@ public static class DataPipelineBenchmark
             });
             img.SaveAsJpeg(Path.Combine(cls, $"img{i:D4}.jpg"), new SixLabors.ImageSharp.Formats.Jpeg.JpegEncoder { Quality = 90 });
         }
+    }
+
+    private static string? Str(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 
     private static int Opt(string[] args, string name, int dflt)
