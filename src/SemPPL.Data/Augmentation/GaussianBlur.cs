@@ -66,6 +66,8 @@ public sealed class GaussianBlur
         // Padded index i (row or column) reads source index reflect(i + lo - r).
         if (_index.Length < padded) _index = new int[padded];
         for (int i = 0; i < padded; i++) _index[i] = Reflect(i + lo - r, size);
+        // Padded positions [midLo, midHi) read source index i + lo - r unreflected.
+        int midLo = Math.Clamp(r - lo, 0, padded), midHi = Math.Clamp(size + r - lo, midLo, padded);
         if (_row.Length < padded) _row = new float[padded];
         if (_tmp.Length < plane) _tmp = new float[plane];
         ref float k = ref _kernel[lo];
@@ -80,7 +82,10 @@ public sealed class GaussianBlur
             for (int y = 0; y < size; y++)
             {
                 ref float src = ref Unsafe.Add(ref p, y * size);
-                for (int i = 0; i < padded; i++) Unsafe.Add(ref row, i) = Unsafe.Add(ref src, Unsafe.Add(ref index, i));
+                // Reflected ends from the table; the middle (index[i] == i + lo - r) is a plain copy.
+                for (int i = 0; i < midLo; i++) Unsafe.Add(ref row, i) = Unsafe.Add(ref src, Unsafe.Add(ref index, i));
+                if (midHi > midLo) MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref src, midLo + lo - r), midHi - midLo).CopyTo(_row.AsSpan(midLo));
+                for (int i = Math.Max(midLo, midHi); i < padded; i++) Unsafe.Add(ref row, i) = Unsafe.Add(ref src, Unsafe.Add(ref index, i));
                 ref float dst = ref Unsafe.Add(ref tmp, y * size);
                 int x = 0;
                 for (; x <= size - vw; x += vw)

@@ -14,7 +14,7 @@ namespace SemPPL.Benchmarks.Data;
 /// </summary>
 public static class DataStagesBenchmark
 {
-    private static readonly string[] Names = ["decode", "crop+resample", "jitter", "grayscale", "blur", "solarize+normalise"];
+    private static readonly string[] Names = ["decode", "crop+resample", "jitter: brightness", "jitter: contrast", "jitter: saturation", "jitter: hue", "grayscale", "blur", "solarize+normalise"];
 
     public static void Run(string dir, int rounds, string? dump = null)
     {
@@ -47,10 +47,11 @@ public static class DataStagesBenchmark
             Console.WriteLine($"wrote {f.Length} bytes of views to {dump}");
         }
         var best = Enumerable.Repeat(double.MaxValue, Names.Length).ToArray();
-        double bestTotal = double.MaxValue;
+        double bestTotal = double.MaxValue, bestProcess = double.MaxValue;
         for (int round = 0; round < rounds; round++)
         {
             var t = new long[Names.Length];
+            var proc0 = Process.GetCurrentProcess().TotalProcessorTime;
             for (int i = 0; i < ds.Count; i++)
             {
                 long t0 = Now();
@@ -63,13 +64,16 @@ public static class DataStagesBenchmark
                     View(buf, w, h, p, ref rng, dst.AsSpan(0, 3 * p.Size * p.Size), resampler, blur, t);
                 }
             }
+            double procUs = (Process.GetCurrentProcess().TotalProcessorTime - proc0).TotalMicroseconds / ds.Count;
             double total = 0;
             for (int s = 0; s < Names.Length; s++) { double us = t[s] * 1e-3 / ds.Count; best[s] = Math.Min(best[s], us); total += us; }
             bestTotal = Math.Min(bestTotal, total);
+            bestProcess = Math.Min(bestProcess, procUs);
         }
         Console.WriteLine($"stages, thread-CPU microseconds per image (min of {rounds} rounds over {ds.Count} images, 4x224 + 2x96 views):");
         for (int s = 0; s < Names.Length; s++) Console.WriteLine($"    {Names[s],-20} {best[s],8:F0}");
         Console.WriteLine($"    {"total (best round)",-20} {bestTotal,8:F0}  = {1e6 / bestTotal:F0} images/s on one core");
+        Console.WriteLine($"    {"process CPU",-20} {bestProcess,8:F0}  (all threads: GC, thread pool, page faults included)");
     }
 
     // Thread CPU time in ns (Linux CLOCK_THREAD_CPUTIME_ID), so time spent descheduled on a shared
@@ -104,6 +108,7 @@ public static class DataStagesBenchmark
             Span<int> order = [0, 1, 2, 3];
             CounterRng.Shuffle(order, ref rng);
             foreach (int op in order)
+            {
                 switch (op)
                 {
                     case 0: ColorJitter.Brightness(img, bf); break;
@@ -111,14 +116,15 @@ public static class DataStagesBenchmark
                     case 2: ColorJitter.Saturation(img, sf); break;
                     case 3: ColorJitter.Hue(img, hf); break;
                 }
+                t1 = Now(); t[2 + op] += t1 - t0; t0 = t1;
+            }
         }
-        t1 = Now(); t[2] += t1 - t0; t0 = t1;
-        if (rng.Bernoulli(p.GrayscaleP)) PixelOps.Grayscale(img);
-        t1 = Now(); t[3] += t1 - t0; t0 = t1;
+        if (c == 3 && rng.Bernoulli(p.GrayscaleP)) PixelOps.Grayscale(img);
+        t1 = Now(); t[6] += t1 - t0; t0 = t1;
         if (rng.Bernoulli(p.BlurP)) blur.Apply(img, c, n, GaussianBlur.KernelSize(n), rng.Uniform(p.SigmaLo, p.SigmaHi));
-        t1 = Now(); t[4] += t1 - t0; t0 = t1;
-        if (rng.Bernoulli(p.SolarizeP)) PixelOps.Solarize(img);
-        PixelOps.Normalize(img, c, p.Mean, p.Std);
-        t1 = Now(); t[5] += t1 - t0;
+        t1 = Now(); t[7] += t1 - t0; t0 = t1;
+        bool solarize = rng.Bernoulli(p.SolarizeP);
+        PixelOps.Normalize(img, c, p.Mean, p.Std, solarize);
+        t1 = Now(); t[8] += t1 - t0;
     }
 }
