@@ -130,9 +130,13 @@ public static class ColorJitter
             var s = Vector.ConditionalSelect(Vector.GreaterThan(max, zero), cr / Vector.ConditionalSelect(Vector.Equals(max, zero), one, max), zero);
             var grey = Vector.LessThanOrEqual(cr, zero);
             var crs = Vector.ConditionalSelect(grey, one, cr);
-            var rc = (max - r) / crs; var gc = (max - g) / crs; var bc = (max - b) / crs;
+            // max == r: bc - gc; max == g: 2 + rc - bc; else 4 + gc - rc (xc = (max - x) / crs). Only the
+            // two quotients the branch uses are divided: (off + a) - b, with 0 + bc == bc exactly.
             var isR = Vector.Equals(max, r); var isG = Vector.AndNot(Vector.Equals(max, g), isR);
-            var h = Vector.ConditionalSelect(isR, bc - gc, Vector.ConditionalSelect(isG, new Vector<float>(2f) + rc - bc, new Vector<float>(4f) + gc - rc));
+            var a = Vector.ConditionalSelect(isR, max - b, Vector.ConditionalSelect(isG, max - r, max - g)) / crs;
+            var bq = Vector.ConditionalSelect(isR, max - g, Vector.ConditionalSelect(isG, max - b, max - r)) / crs;
+            var off = Vector.ConditionalSelect(isR, zero, Vector.ConditionalSelect(isG, new Vector<float>(2f), new Vector<float>(4f)));
+            var h = off + a - bq;
             h = h / six + one;
             h -= Vector.Floor(h);
             h = Vector.ConditionalSelect(grey, zero, h);
