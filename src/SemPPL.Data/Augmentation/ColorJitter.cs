@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 
 namespace SemPPL.Data.Augmentation;
 
@@ -31,10 +32,47 @@ public static class ColorJitter
     public static void Contrast(Span<float> img, int channels, float f)
     {
         int n = img.Length / channels;
-        double sum = 0;
-        if (channels == 3) for (int i = 0; i < n; i++) sum += Luma(img[i], img[n + i], img[2 * n + i]);
-        else for (int i = 0; i < n; i++) sum += img[i];
+        double sum = channels == 3 ? LumaSum(img.Slice(0, n), img.Slice(n, n), img.Slice(2 * n, n)) : Sum(img.Slice(0, n));
         Blend(img, f, (float)(sum / n) * (1 - f));
+    }
+
+    /// <summary>
+    /// Sum of the per-pixel lumas in double (each luma computed in float exactly as <see cref="Luma"/>),
+    /// vectorised: the double additions run in lanes, so the sum can differ from a sequential one in
+    /// the last bits of the double, which the float mean almost never sees.
+    /// </summary>
+    internal static double LumaSum(ReadOnlySpan<float> r, ReadOnlySpan<float> g, ReadOnlySpan<float> b)
+    {
+        int n = r.Length, vw = Vector<float>.Count, i = 0;
+        if (g.Length < n || b.Length < n) throw new ArgumentException("planes differ in length");
+        ref float r0 = ref MemoryMarshal.GetReference(r); ref float g0 = ref MemoryMarshal.GetReference(g); ref float b0 = ref MemoryMarshal.GetReference(b);
+        var w0 = new Vector<float>(0.299f); var w1 = new Vector<float>(0.587f); var w2 = new Vector<float>(0.114f);
+        Vector<double> acc0 = Vector<double>.Zero, acc1 = Vector<double>.Zero;
+        for (; i <= n - vw; i += vw)
+        {
+            var l = w0 * Vector.LoadUnsafe(ref r0, (nuint)i) + w1 * Vector.LoadUnsafe(ref g0, (nuint)i) + w2 * Vector.LoadUnsafe(ref b0, (nuint)i);
+            Vector.Widen(l, out var lo, out var hi);
+            acc0 += lo; acc1 += hi;
+        }
+        double sum = Vector.Sum(acc0 + acc1);
+        for (; i < n; i++) sum += Luma(r[i], g[i], b[i]);
+        return sum;
+    }
+
+    /// <summary>Sum in double, vectorised like <see cref="LumaSum"/>.</summary>
+    internal static double Sum(ReadOnlySpan<float> x)
+    {
+        int n = x.Length, vw = Vector<float>.Count, i = 0;
+        ref float x0 = ref MemoryMarshal.GetReference(x);
+        Vector<double> acc0 = Vector<double>.Zero, acc1 = Vector<double>.Zero;
+        for (; i <= n - vw; i += vw)
+        {
+            Vector.Widen(Vector.LoadUnsafe(ref x0, (nuint)i), out var lo, out var hi);
+            acc0 += lo; acc1 += hi;
+        }
+        double sum = Vector.Sum(acc0 + acc1);
+        for (; i < n; i++) sum += x[i];
+        return sum;
     }
 
     /// <summary>Blend each pixel with its grey value: f * x + (1 - f) * grey, clamped (RGB only).</summary>
@@ -92,9 +130,13 @@ public static class ColorJitter
             var s = Vector.ConditionalSelect(Vector.GreaterThan(max, zero), cr / Vector.ConditionalSelect(Vector.Equals(max, zero), one, max), zero);
             var grey = Vector.LessThanOrEqual(cr, zero);
             var crs = Vector.ConditionalSelect(grey, one, cr);
-            var rc = (max - r) / crs; var gc = (max - g) / crs; var bc = (max - b) / crs;
+            // max == r: bc - gc; max == g: 2 + rc - bc; else 4 + gc - rc (xc = (max - x) / crs). Only the
+            // two quotients the branch uses are divided: (off + a) - b, with 0 + bc == bc exactly.
             var isR = Vector.Equals(max, r); var isG = Vector.AndNot(Vector.Equals(max, g), isR);
-            var h = Vector.ConditionalSelect(isR, bc - gc, Vector.ConditionalSelect(isG, new Vector<float>(2f) + rc - bc, new Vector<float>(4f) + gc - rc));
+            var a = Vector.ConditionalSelect(isR, max - b, Vector.ConditionalSelect(isG, max - r, max - g)) / crs;
+            var bq = Vector.ConditionalSelect(isR, max - g, Vector.ConditionalSelect(isG, max - b, max - r)) / crs;
+            var off = Vector.ConditionalSelect(isR, zero, Vector.ConditionalSelect(isG, new Vector<float>(2f), new Vector<float>(4f)));
+            var h = off + a - bq;
             h = h / six + one;
             h -= Vector.Floor(h);
             h = Vector.ConditionalSelect(grey, zero, h);

@@ -48,7 +48,7 @@ public sealed class ViewAugmenter
             double sigma = rng.Uniform(p.SigmaLo, p.SigmaHi);
             _blur.Apply(img, c, n, GaussianBlur.KernelSize(n), sigma);
         }
-        if (rng.Bernoulli(p.SolarizeP)) PixelOps.Solarize(img);
-        PixelOps.Normalize(img, c, p.Mean, p.Std);
+        bool solarize = rng.Bernoulli(p.SolarizeP);
+        PixelOps.Normalize(img, c, p.Mean, p.Std, solarize);   // solarize fused into the normalise pass
     }
 }
