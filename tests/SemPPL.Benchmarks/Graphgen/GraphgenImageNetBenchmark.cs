@@ -9,10 +9,10 @@ namespace SemPPL.Benchmarks.Graphgen;
 /// `graphgen-imagenet`: generates the artifact set of an ImageNet config (default configs/imagenet-r50-1pct.yaml,
 /// batch_unlabelled overridden to 256, so B_l = 64, L = 4 large 224 px + S = 2 small 96 px views), timing the
 /// generation and its phases (graphgen's own log lines, with elapsed time), then creates an ORT CPU InferenceSession
-/// for each .onnx (session creation only, ORT_ENABLE_ALL as the trainer), printing file sizes and times.
+/// for each .onnx (session creation only; ORT_ENABLE_ALL as the trainer, or --opt), printing file sizes and times.
 /// <code>
 /// dotnet run -c Release --project tests/SemPPL.Benchmarks -- graphgen-imagenet [--config FILE] [--batch-unlabelled N]
-///     [--labelled-images N] [--out DIR] [--keep] [--no-sessions] [--threads N]
+///     [--labelled-images N] [--out DIR] [--keep] [--no-sessions] [--threads N] [--opt none|basic|extended|all]
 /// </code>
 /// </summary>
 public static class GraphgenImageNetBenchmark
@@ -26,6 +26,7 @@ public static class GraphgenImageNetBenchmark
         int batchUnlabelled = 256, labelled = 12811, threads = 2;
         string? outDir = null;
         bool keep = false, sessions = true;
+        var level = GraphOptimizationLevel.ORT_ENABLE_ALL;
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -37,6 +38,16 @@ public static class GraphgenImageNetBenchmark
                 case "--out": outDir = Next(); break;
                 case "--threads": threads = int.Parse(Next()); break;
                 case "--keep": keep = true; break;
+                case "--opt":
+                    level = Next() switch
+                    {
+                        "none" => GraphOptimizationLevel.ORT_DISABLE_ALL,
+                        "basic" => GraphOptimizationLevel.ORT_ENABLE_BASIC,
+                        "extended" => GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+                        "all" => GraphOptimizationLevel.ORT_ENABLE_ALL,
+                        var o => throw new ArgumentException($"--opt: '{o}' is not none|basic|extended|all"),
+                    };
+                    break;
                 case "--no-sessions": sessions = false; break;
                 default:
                     Console.Error.WriteLine($"graphgen-imagenet: unknown option '{args[i]}'");
@@ -61,10 +72,11 @@ public static class GraphgenImageNetBenchmark
             Console.WriteLine($"generation: {total.Elapsed.TotalSeconds:F1} s (target < 60 s); parameters {manifest.ParameterCounts.Total:N0}");
 
             bool tooLarge = false;
+            Console.WriteLine($"ORT sessions: CPU, {level}, {threads} intra-op threads");
             Console.WriteLine($"{"file",-22} {"bytes",15} {"nodes",8} {"session (s)",12}");
             using var options = new SessionOptions
             {
-                GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+                GraphOptimizationLevel = level,
                 IntraOpNumThreads = threads,
                 LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
             };
