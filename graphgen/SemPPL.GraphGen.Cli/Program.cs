@@ -35,9 +35,12 @@ root.SetAction(parse =>
         Console.Error.WriteLine(e.Message);
         return 2;
     }
-    catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or NotSupportedException)
+    catch (Exception e) when (e is ArgumentException or InvalidDataException or IOException or NotSupportedException or UnauthorizedAccessException
+                                   or SemPPL.GraphGen.Onnx.ShapeException or SemPPL.GraphGen.Autodiff.MissingGradientRuleException)
     {
+        // The writer builds the set in a temporary sibling folder and removes it on failure: nothing was written.
         Console.Error.WriteLine($"graphgen: {e.Message}");
+        Console.Error.WriteLine("graphgen: no artifact set was written (an existing one is left unchanged)");
         return 1;
     }
 });

@@ -3,8 +3,12 @@
 var benchmarks = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalIgnoreCase)
 {
     ["data"] = SemPPL.Benchmarks.Data.DataPipelineBenchmark.Run,
+<<<<<<< HEAD
     ["quality"] = SemPPL.Benchmarks.Quality.QualityExperiment.Run,
     ["autodiff"] = SemPPL.Benchmarks.Autodiff.AutodiffBenchmark.Run,
+=======
+    ["graphgen-imagenet"] = SemPPL.Benchmarks.Graphgen.GraphgenImageNetBenchmark.Run,
+>>>>>>> onnxbackbone
 };
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
 {

@@ -60,7 +60,7 @@ public static class ArtifactSetWriter
             // Initial online weights; the trainer starts the target as a copy (same values by construction).
             var weights = ParameterInitializer.Initialize(spec.Parameters, config.Seed);
             var tensors = spec.Parameters.Select((p, i) => (OnlinePrefix + p.Name, HostTensor.Float(p.Shape, weights[i])))
-                .Concat(spec.Buffers.Select(b => (OnlinePrefix + b.Name, HostTensor.Filled(DType.Float, b.Shape, b.InitialValue))))
+                .Concat(spec.Buffers.Select(b => (OnlinePrefix + b.Name, HostTensor.Float(b.Shape, b.InitialValues()))))
                 .ToList();
             TensorFile.Write(Path.Combine(temp, InitialWeightsFile), tensors, new Dictionary<string, string> { ["seed"] = config.Seed.ToString() });
 

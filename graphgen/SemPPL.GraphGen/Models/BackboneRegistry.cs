@@ -23,6 +23,9 @@ public static class BackboneRegistry
     private static readonly Dictionary<string, Func<ModelConfig, long, IBackbone>> Prefixes = [];
     private static readonly object Lock = new();
 
+    /// <summary>Built-in prefixes: "onnx:&lt;path&gt;" (<see cref="OnnxBackbone"/>).</summary>
+    static BackboneRegistry() => RegisterPrefix(OnnxBackbone.Prefix, OnnxBackbone.FromConfig);
+
     /// <summary>Every built-in name, in a stable order.</summary>
     public static IReadOnlyList<string> Names { get; } = ResNets.Keys.Concat(SkNames).ToArray();
 

@@ -99,7 +99,7 @@ public sealed class ModelContext
     /// The parameter named Scope + <paramref name="localName"/>: created as a float graph input on first request,
     /// the same Value afterwards (shape and kind must agree).
     /// </summary>
-    public Value Parameter(string localName, long[] shape, ParameterKind kind, long fanIn = 0, bool zeroInit = false)
+    public Value Parameter(string localName, long[] shape, ParameterKind kind, long fanIn = 0, bool zeroInit = false, float[]? initialValue = null)
     {
         string name = Scope + localName;
         if (_parametersByName.TryGetValue(name, out var existing))
@@ -109,7 +109,7 @@ public sealed class ModelContext
             return existing.Value;
         }
         if (shape.Any(d => d <= 0)) throw new ArgumentException($"parameter '{name}' has a non-positive dimension {Shapes.Str(shape)}");
-        var spec = new ParameterSpec(name, (long[])shape.Clone(), kind) { FanIn = fanIn, ZeroInit = zeroInit };
+        var spec = new ParameterSpec(name, (long[])shape.Clone(), kind) { FanIn = fanIn, ZeroInit = zeroInit, InitialValue = initialValue };
         var v = Graph.Input(Prefix + name, DType.Float, shape);
         _parameters.Add(spec);
         _parametersByName[name] = (spec, v);
@@ -117,7 +117,7 @@ public sealed class ModelContext
     }
 
     /// <summary>The CURRENT value of buffer Scope + <paramref name="localName"/> (its graph input until updated).</summary>
-    public Value Buffer(string localName, long[] shape, float initialValue)
+    public Value Buffer(string localName, long[] shape, float initialValue, float[]? initialData = null)
     {
         string name = Scope + localName;
         if (_buffersByName.TryGetValue(name, out var existing))
@@ -126,7 +126,7 @@ public sealed class ModelContext
                 throw new ArgumentException($"buffer '{name}' requested as {Shapes.Str(shape)} but exists as {Shapes.Str(existing.Spec.Shape)}");
             return _current[name];
         }
-        var spec = new BufferSpec(name, (long[])shape.Clone(), initialValue);
+        var spec = new BufferSpec(name, (long[])shape.Clone(), initialValue) { InitialData = initialData };
         var v = Graph.Input(Prefix + name, DType.Float, shape);
         _buffers.Add(spec);
         _buffersByName[name] = (spec, v);

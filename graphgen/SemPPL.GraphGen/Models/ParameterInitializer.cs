@@ -1,4 +1,5 @@
 using System.Text;
+using SemPPL.GraphGen.Onnx;
 
 namespace SemPPL.GraphGen.Models;
 
@@ -11,6 +12,7 @@ namespace SemPPL.GraphGen.Models;
 /// <item>LinearWeight [out, in]: uniform(-1/sqrt(in), 1/sqrt(in)) (PyTorch nn.Linear default).</item>
 /// <item>Bias: uniform(-1/sqrt(fanIn), 1/sqrt(fanIn)) with the spec's FanIn (nn.Linear default); 0 when FanIn is 0.</item>
 /// <item>BnScale: 1, or 0 when ZeroInit (last BN of a residual block under zero_init_residual). BnBias: 0.</item>
+/// <item>A spec with a stored <see cref="ParameterSpec.InitialValue"/> (an onnx:&lt;path&gt; backbone's initializers) gets a copy of it, whatever its kind.</item>
 /// </list>
 /// Normals come from Box-Muller on SplitMix64 uniforms: nothing depends on .NET's Random.
 /// </summary>
@@ -21,6 +23,12 @@ public static class ParameterInitializer
 
     public static float[] Initialize(ParameterSpec p, int seed)
     {
+        if (p.InitialValue is { } stored)
+        {
+            if (stored.Length != p.ElementCount)
+                throw new ArgumentException($"parameter '{p.Name}': stored initial value has {stored.Length} elements, the shape {Shapes.Str(p.Shape)} needs {p.ElementCount}");
+            return (float[])stored.Clone();
+        }
         var data = new float[checked((int)p.ElementCount)];
         var rng = new SplitMix64(StreamSeed(seed, p.Name));
         switch (p.Kind)
@@ -55,7 +63,7 @@ public static class ParameterInitializer
 
     /// <summary>Initial values of buffers (BN running mean 0, running var 1).</summary>
     public static float[][] InitializeBuffers(IReadOnlyList<BufferSpec> buffers) =>
-        buffers.Select(b => Enumerable.Repeat(b.InitialValue, checked((int)b.ElementCount)).ToArray()).ToArray();
+        buffers.Select(b => b.InitialValues()).ToArray();
 
     private static void FillUniform(float[] data, ref SplitMix64 rng, double bound)
     {

@@ -29,6 +29,12 @@ public sealed record ParameterSpec(string Name, long[] Shape, ParameterKind Kind
     /// <summary>Initialise to zero: set on the last BN gamma of each residual block when ModelConfig.ZeroInitResidual.</summary>
     public bool ZeroInit { get; init; }
 
+    /// <summary>
+    /// Stored initial values (row-major, ElementCount floats), e.g. the initializers of an onnx:&lt;path&gt; backbone file;
+    /// when set, <see cref="ParameterInitializer"/> returns a copy of them instead of drawing from the kind's distribution.
+    /// </summary>
+    public float[]? InitialValue { get; init; }
+
     public long ElementCount => Shape.Aggregate(1L, (a, d) => a * d);
 
     /// <summary>Biases and BatchNorm parameters take no weight decay (SEMPPL.md, LARS recipe).</summary>
@@ -43,6 +49,13 @@ public sealed record ParameterSpec(string Name, long[] Shape, ParameterKind Kind
 /// <summary>A non-trainable state tensor (BatchNorm running mean: 0, running var: 1). Name is local, as for parameters.</summary>
 public sealed record BufferSpec(string Name, long[] Shape, float InitialValue)
 {
+    /// <summary>Stored initial values (e.g. an onnx: backbone's running statistics); when null every element is <see cref="InitialValue"/>.</summary>
+    public float[]? InitialData { get; init; }
+
+    /// <summary>The buffer's initial values: <see cref="InitialData"/> (copied) or <see cref="InitialValue"/> everywhere.</summary>
+    public float[] InitialValues() =>
+        InitialData is { } d ? (float[])d.Clone() : Enumerable.Repeat(InitialValue, checked((int)ElementCount)).ToArray();
+
     public long ElementCount => Shape.Aggregate(1L, (a, d) => a * d);
     public override string ToString() => $"{Name} [{string.Join(",", Shape)}] = {InitialValue}";
 }
