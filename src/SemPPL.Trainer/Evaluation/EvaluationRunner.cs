@@ -36,7 +36,7 @@ public static class EvaluationRunner
     {
         var context = EvaluationContext.Open(folder, deviceOverride, log);
         using var factory = context.Factory;
-        var store = new CheckpointStore(folder.Checkpoints, context.Config.Training.KeepCheckpoints, w => log($"warning: {w}"));
+        var store = new CheckpointStore(folder.Root, context.Config.Training.KeepCheckpoints, w => log($"warning: {w}"));
         var checkpoint = store.LoadLatest() ?? throw new FileNotFoundException($"eval: no checkpoint in {folder.Checkpoints}; train first");
         var weights = checkpoint.Tensors.Where(t => t.Name.StartsWith(ArtifactNames.OnlinePrefix, StringComparison.Ordinal))
             .ToDictionary(t => t.Name, t => t.Tensor);

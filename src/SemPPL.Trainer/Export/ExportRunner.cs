@@ -25,7 +25,7 @@ public static class ExportRunner
     {
         var c = EvaluationContext.Open(folder, "cpu", log);
         using var factory = c.Factory;
-        var store = new CheckpointStore(folder.Checkpoints, c.Config.Training.KeepCheckpoints, w => log($"warning: {w}"));
+        var store = new CheckpointStore(folder.Root, c.Config.Training.KeepCheckpoints, w => log($"warning: {w}"));
         var checkpoint = store.LoadLatest() ?? throw new FileNotFoundException($"export: no checkpoint in {folder.Checkpoints}; train first");
         var weights = checkpoint.Tensors.Where(t => t.Name.StartsWith(ArtifactNames.OnlinePrefix, StringComparison.Ordinal))
             .ToDictionary(t => t.Name, t => t.Tensor);

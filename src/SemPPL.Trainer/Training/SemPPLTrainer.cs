@@ -32,7 +32,7 @@ public sealed class SemPPLTrainer
         using var factory = new SessionFactory(ExecutionDevice.Parse(config.Device), notice: log);
         log($"device: {factory.Description}");
         using var graphs = new StepGraphs(factory, setup.Folder.Artifacts, setup.Manifest);
-        var store = new CheckpointStore(setup.Folder.Checkpoints, config.Training.KeepCheckpoints, w => log($"warning: {w}"));
+        var store = new CheckpointStore(setup.Folder.Root, config.Training.KeepCheckpoints, w => log($"warning: {w}"));
 
         long start = 0;
         var checkpoint = options.Resume ? store.LoadLatest() : null;
