@@ -27,7 +27,7 @@ public class ResumeTests(TinyRunFixture straight)
         Assert.Equal(10, second.StepsRun);
         Assert.Equal(20, second.FinalStep);
 
-        var expected = new CheckpointStore(straight.Root()).LoadLatest()!;
+        var expected = new CheckpointStore(straight.Root).LoadLatest()!;
         var actual = store.LoadLatest()!;
         Assert.Equal(20, expected.Step);
         Assert.Equal(20, actual.Step);
@@ -62,9 +62,4 @@ public class ResumeTests(TinyRunFixture straight)
         }
         Assert.True(differing.Count == 0, $"{differing.Count} of {names.Count} state tensors differ after resume: {string.Join(", ", differing.Take(10))}");
     }
-}
-
-internal static class FixtureExtensions
-{
-    public static string Root(this TinyRunFixture f) => f.Run.Root;
 }

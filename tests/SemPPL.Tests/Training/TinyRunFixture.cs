@@ -18,6 +18,7 @@ public sealed class TinyRunFixture : IDisposable
 
     public TempRun Run { get; }
     public RunFolder Folder => Run.Folder;
+    public string Root => Run.Root;
     public RunSetup Setup { get; }
     public TrainingResult Result { get; }
     public List<string> Log { get; } = [];
