@@ -19,6 +19,8 @@ public sealed record ExportResult(string Path, long Bytes, int FoldedBatchNorms,
 public static class ExportRunner
 {
     public const int ExportOpset = 17;
+    /// <summary>The IR version that goes with opset 17 (ONNX 1.12): older checkers and runtimes reject a higher one.</summary>
+    public const long ExportIrVersion = 8;
     public const double Tolerance = 1e-4;
 
     public static ExportResult Run(RunFolder folder, string outPath, bool includeClassifier, Action<string> log)
@@ -37,6 +39,7 @@ public static class ExportRunner
         foreach (var name in new[] { ArtifactNames.Projection })
             foreach (var o in model.Graph.Output.Where(o => o.Name == name).ToList()) model.Graph.Output.Remove(o);
         ModelExporter.Prune(model.Graph);
+        model.IrVersion = ExportIrVersion;
         string dir = Path.GetDirectoryName(Path.GetFullPath(outPath))!;
         Directory.CreateDirectory(dir);
         ModelExporter.Save(model, outPath);

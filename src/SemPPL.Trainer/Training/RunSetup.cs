@@ -29,6 +29,7 @@ public sealed class RunSetup
     {
         ConfigValidator.Validate(config);
         ConfigValidator.CheckPaths(config);
+        CheckDevice(config, log);
         folder.Create();
 
         var diagnostics = new DataDiagnostics();
@@ -49,6 +50,17 @@ public sealed class RunSetup
         ConfigLoader.Save(config, folder.Config);
         var manifest = EnsureArtifacts(config, split.Count, folder.Artifacts, log);
         return new RunSetup(config, folder, data, split, resolved, manifest);
+    }
+
+    /// <summary>
+    /// An explicit <c>cuda</c> that cannot start fails here, before any data is read or artifacts are written
+    /// (the trainer would only find out after that work). <c>auto</c> and <c>cpu</c> cannot fail.
+    /// </summary>
+    private static void CheckDevice(SemPPLConfig config, Action<string> log)
+    {
+        var device = SemPPL.Trainer.Runtime.ExecutionDevice.Parse(config.Device);
+        if (device.Kind != SemPPL.Trainer.Runtime.DeviceKind.Cuda) return;
+        using var probe = new SemPPL.Trainer.Runtime.SessionFactory(device, notice: log); // throws DeviceUnavailableException
     }
 
     /// <summary>Regenerates the artifact set when it is missing or was made for another config.</summary>

@@ -82,7 +82,8 @@ public sealed class SemPPLTrainer
 
                 graphs.RunStep(timings);
 
-                foreach (var (name, tensor) in graphs.HostResults)
+                // The parts first, so a divergence names the term that broke rather than the total.
+                foreach (var (name, tensor) in graphs.HostResults.OrderBy(r => r.Key == Loss ? 1 : 0))
                 {
                     float v = tensor.HostSpan<float>()[0];
                     if (!float.IsFinite(v)) throw new TrainingDivergedException(step, name, v, lastCheckpoint);
@@ -123,7 +124,7 @@ public sealed class SemPPLTrainer
                 }
                 if ((step + 1) % config.Training.CheckpointEvery == 0 || isLast)
                 {
-                    SaveCheckpoint(store, graphs, step + 1, setup, totalSteps);
+                    SaveCheckpoint(store, graphs, step + 1, setup, totalSteps, lastCheckpoint);
                     lastCheckpoint = step + 1;
                 }
                 if (options.Progress is { } progress)
@@ -153,7 +154,7 @@ public sealed class SemPPLTrainer
         graphs.State.Restore(0, tensors);
     }
 
-    private static void SaveCheckpoint(CheckpointStore store, StepGraphs graphs, long nextStep, RunSetup setup, long totalSteps)
+    private static void SaveCheckpoint(CheckpointStore store, StepGraphs graphs, long nextStep, RunSetup setup, long totalSteps, long? lastGood)
     {
         var meta = new Dictionary<string, string>
         {
@@ -163,6 +164,12 @@ public sealed class SemPPLTrainer
             // Batches and random tensors are pure functions of (seed, step): the step is the whole RNG and data-order state.
             ["data_position"] = nextStep.ToString(),
         };
-        store.Save(nextStep, graphs.State.Download(), meta);
+        var tensors = graphs.State.Download();
+        // A finite loss does not mean finite state (BN running statistics can overflow a step earlier):
+        // never let a non-finite checkpoint replace the last good one.
+        foreach (var (name, t) in tensors)
+            if (t.Type == DType.Float && Array.FindIndex(t.Floats, v => !float.IsFinite(v)) is var i and >= 0)
+                throw new TrainingDivergedException(nextStep - 1, name, t.Floats[i], lastGood);
+        store.Save(nextStep, tensors, meta);
     }
 }
