@@ -3,12 +3,9 @@
 var benchmarks = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalIgnoreCase)
 {
     ["data"] = SemPPL.Benchmarks.Data.DataPipelineBenchmark.Run,
-<<<<<<< HEAD
     ["quality"] = SemPPL.Benchmarks.Quality.QualityExperiment.Run,
     ["autodiff"] = SemPPL.Benchmarks.Autodiff.AutodiffBenchmark.Run,
-=======
     ["graphgen-imagenet"] = SemPPL.Benchmarks.Graphgen.GraphgenImageNetBenchmark.Run,
->>>>>>> onnxbackbone
 };
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
 {
