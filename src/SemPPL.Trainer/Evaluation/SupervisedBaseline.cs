@@ -23,7 +23,10 @@ public static class SupervisedBaseline
         int batch = Math.Min(c.Config.Eval.BatchSize, c.LabelledIndices.Count);
         var settings = new FineTuneSettings(steps, batch, c.Config.Eval.FineTuneLr);
         var tuned = FineTuner.Run(factory, c.Config, c.Loader, c.LabelledIndices, c.LabelledLabels, initial, settings);
-        using var extractor = new EmbeddingExtractor(factory, c.EvalGraph, tuned, Math.Min(c.Config.Eval.BatchSize, 256), c.Loader.ImageShape);
+        // eval.onnx also reads the projector, which supervised training leaves at its initial values.
+        var weights = new Dictionary<string, HostTensor>(initial);
+        foreach (var (name, t) in tuned) weights[name] = t;
+        using var extractor = new EmbeddingExtractor(factory, c.EvalGraph, weights, Math.Min(c.Config.Eval.BatchSize, 256), c.Loader.ImageShape);
         var (_, logits) = extractor.Run(c.TestLoader, c.TestIndices);
         var (top1, top5) = Accuracy.FromLogits(logits, (int)extractor.NumClasses, c.TestLabels);
         var summary = new BaselineSummary(top1, top5, steps, batch, settings.Lr, c.LabelledIndices.Count, c.TestIndices.Count);
