@@ -24,6 +24,11 @@ from . import tensorfile
 
 def load(args):
     torch.set_num_threads(args.threads)
+    if args.device.startswith("cuda"):
+        # best settings for the baseline: cuDNN autotuning; TF32 for matmuls as ONNX Runtime's CUDA EP uses by default
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     with open(os.path.join(args.artifacts, "manifest.json")) as f:
         manifest = json.load(f)
     initial, _ = tensorfile.read(os.path.join(args.artifacts, manifest["initialWeights"]))
