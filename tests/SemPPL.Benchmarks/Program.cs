@@ -3,6 +3,7 @@
 var benchmarks = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalIgnoreCase)
 {
     ["data"] = SemPPL.Benchmarks.Data.DataPipelineBenchmark.Run,
+    ["step"] = SemPPL.Benchmarks.Step.StepBenchmark.Run,
 };
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
 {
