@@ -107,8 +107,8 @@ public static class StepBenchmark
     {
         var s = manifest.Shapes;
         using var opts = new SessionOptions { IntraOpNumThreads = threads, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
+        opts.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "semppl-train-profile"); // before EnableProfiling, which reads it
         opts.EnableProfiling = true;
-        opts.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "semppl-train-profile");
         using var session = new InferenceSession(Path.Combine(artifacts, ArtifactNames.TrainFile), opts);
         var initial = TensorFile.Read(Path.Combine(artifacts, manifest.InitialWeights));
         var rng = new Random(5);
