@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using SemPPL.Config;
+using SemPPL.GraphGen.Artifacts;
+using SemPPL.Tests.Reference;
+using SemPPL.Trainer.Runtime;
+using SemPPL.Trainer.Training;
+
+namespace SemPPL.Benchmarks.Step;
+
+/// <summary>
+/// Median wall time of one whole SemPPL step, ours (StepGraphs.RunStep: target, queue, pseudolabel, train,
+/// optimizer, EMA) against the PyTorch reference of the same step (tests/reference/semppl_torch, started here,
+/// same artifact set, weights, batch and host randomness), with the share of each of our graphs.
+/// Cases: (a) cifar10.yaml's ResNet-18 (small stem, width 1, heads 4096/256) at 32x32x3;
+/// (b) quickstart.yaml's network (ResNet-18 small stem, width 0.25, heads 256/64) at 28x28x1.
+/// Both: B_u = 64 + B_l = 16 = 80 images per view, 2 large views, no small views.
+/// (r50, for a GPU: scripts/gpu/check-cuda.sh) imagenet-r50-1pct.yaml's ResNet-50 (heads 4096/256) at 224x224x3,
+/// L = 2, S = 0, B = --batch (default 64) + a quarter labelled.
+/// Options: --case a|b|both|r50, --warmup N (2), --steps N (5), --threads N (2; ORT intra-op and torch),
+/// --device cpu|cuda (both sides), --batch B_u, --profile (ORT profile of a copy of train.onnx: top ops by time, CPU).
+/// </summary>
+public static class StepBenchmark
+{
+    public static int Run(string[] args)
+    {
+        string which = Opt(args, "--case", "both");
+        int warmup = int.Parse(Opt(args, "--warmup", "2")), steps = int.Parse(Opt(args, "--steps", "5"));
+        int threads = int.Parse(Opt(args, "--threads", "2"));
+        bool profile = args.Contains("--profile");
+        string device = Opt(args, "--device", "cpu");
+        int batchU = int.Parse(Opt(args, "--batch", "64"));
+        Console.WriteLine($"command: SemPPL.Benchmarks step {string.Join(' ', args)}");
+        Console.WriteLine($"machine: {CpuModel()}, {Environment.ProcessorCount} cores visible, {RuntimeInformation.OSDescription}, .NET {Environment.Version}");
+        Console.WriteLine($"load average at start: {LoadAverage()}");
+        Console.WriteLine($"threads: ORT intra-op {threads} (spinning on), torch.set_num_threads({threads}), OPENBLAS_CORETYPE=SkylakeX; warm-up {warmup}, timed {steps} steps");
+        if (ReferenceHarness.TorchUnavailableReason() is { } why) { Console.Error.WriteLine($"step benchmark needs PyTorch: {why}"); return 1; }
+        string root = ReferenceHarness.RepoRoot();
+        if (which is "a" or "both") Case("(a) resnet18 small stem w1, heads 4096/256, 32x32x3", Load(root, "cifar10.yaml", 32, 3, 64, device), warmup, steps, threads, profile, device);
+        if (which is "b" or "both") Case("(b) quickstart: resnet18 small stem w0.25, heads 256/64, 28x28x1", Load(root, "quickstart.yaml", 28, 1, 64, device), warmup, steps, threads, profile, device);
+        if (which is "r50") Case("(r50) resnet50 imagenet stem, heads 4096/256, 224x224x3", Load(root, "imagenet-r50-1pct.yaml", 224, 3, batchU, device), warmup, steps, threads, profile, device);
+        return 0;
+    }
+
+    private static (SemPPLConfig Config, int Labelled) Load(string root, string file, int size, int channels, int batchU, string device)
+    {
+        var c = ConfigLoader.Load(Path.Combine(root, "configs", file));
+        c.Augment.LargeViews = 2; c.Augment.SmallViews = 0; c.Augment.LargeSize = size; c.Augment.Channels = channels;
+        c.Training.BatchUnlabelled = batchU; c.Training.BatchLabelled = Math.Max(1, batchU / 4);
+        c.Device = device;
+        // labelled images (sets the auto queue capacity): labels_per_class x classes, else 1% of 1.28 M (ImageNet subsets)
+        return (c, c.Data.LabelsPerClass is { } lpc ? lpc * c.Model.NumClasses : 12_811);
+    }
+
+    private static void Case(string title, (SemPPLConfig Config, int Labelled) setup, int warmup, int steps, int threads, bool profile, string device)
+    {
+        var (config, labelled) = setup;
+        string dir = Path.Combine(Path.GetTempPath(), $"semppl-stepbench-{ConfigHash.Compute(config, labelled)[..12]}");
+        string artifacts = Path.Combine(dir, "artifacts");
+        var manifest = RunSetup.EnsureArtifacts(config, labelled, artifacts, _ => { });
+        var s = manifest.Shapes;
+        Console.WriteLine();
+        Console.WriteLine($"{title}: B = {s.BatchUnlabelled} + {s.BatchLabelled} per view, L = {s.LargeViews}, queue {s.QueueCapacity}, " +
+                          $"{manifest.ParameterCounts.Total:N0} online parameters, train.onnx {manifest.Graphs["train"].Nodes} nodes");
+        var batch = ReferenceHarness.MakeBatch(s, seed: 1);
+        const double lr = 0.05, tau = 0.99;
+
+        // ours
+        var times = new List<double>();
+        var timings = new StepTimings();
+        using (var run = new OurStepRunner(config, artifacts, manifest, batch, new SessionSettings { IntraOpThreads = threads }, device))
+        {
+            for (int k = 0; k < warmup; k++) run.Step(k, lr, tau);
+            for (int k = 0; k < steps; k++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                run.Step(warmup + k, lr, tau, timings);
+                times.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+            }
+        }
+        double ours = Median(times);
+        Console.WriteLine($"  ours:    median {ours:F1} ms/step (min {times.Min():F1}), {s.Batch * 1000.0 / ours:F1} images/s ({s.LargeViews} views each)");
+        Console.WriteLine($"           {StepProfile.Format(timings)}");
+        double total = timings.Totals.Sum(t => t.TotalMilliseconds);
+        double between = timings.Totals[1].TotalMilliseconds + timings.Totals[2].TotalMilliseconds + timings.Totals[4].TotalMilliseconds + timings.Totals[5].TotalMilliseconds;
+        Console.WriteLine($"           between-step graphs (queue, pseudolabel, optimizer, ema): {100 * between / total:F1}% of the step");
+
+        // PyTorch, same inputs
+        string inputs = Path.Combine(dir, "inputs.spt");
+        ReferenceHarness.WriteInputs(inputs, config, s, batch, [lr, lr], [tau, tau]);
+        var r = ReferenceHarness.RunReference(["bench", "--artifacts", artifacts, "--inputs", inputs, "--warmup", warmup.ToString(),
+            "--steps", steps.ToString(), "--threads", threads.ToString(), "--device", device], 3_600_000);
+        var json = System.Text.Json.JsonDocument.Parse(r.Stdout.Trim().Split('\n').Last()).RootElement;
+        double torch = json.GetProperty("median_ms").GetDouble();
+        Console.WriteLine($"  pytorch: median {torch:F1} ms/step (min {json.GetProperty("min_ms").GetDouble():F1}), {s.Batch * 1000.0 / torch:F1} images/s, torch {json.GetProperty("torch").GetString()}, {json.GetProperty("threads").GetInt32()} threads");
+        Console.WriteLine("           " + string.Join(", ", json.GetProperty("phases_ms").EnumerateObject().Select(p =>
+            $"{p.Name} {p.Value.GetDouble():F1} ms ({100 * json.GetProperty("phases_share").GetProperty(p.Name).GetDouble():F1}%)")));
+        Console.WriteLine($"  ratio ours/pytorch: {ours / torch:F2} (medians), {times.Min() / json.GetProperty("min_ms").GetDouble():F2} (minima: less sensitive to other load)");
+        Console.WriteLine($"  load average now: {LoadAverage()}");
+        if (profile && device == "cpu") ProfileTrain(artifacts, manifest, batch, threads);
+    }
+
+    /// <summary>ORT profile of a copy of train.onnx (same inputs as our step): total time per op type, top 15.</summary>
+    private static void ProfileTrain(string artifacts, Manifest manifest, (float[] Large, float[] Small, long[] Labels) batch, int threads)
+    {
+        var s = manifest.Shapes;
+        using var opts = new SessionOptions { IntraOpNumThreads = threads, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
+        opts.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "semppl-train-profile"); // before EnableProfiling, which reads it
+        opts.EnableProfiling = true;
+        using var session = new InferenceSession(Path.Combine(artifacts, ArtifactNames.TrainFile), opts);
+        var initial = TensorFile.Read(Path.Combine(artifacts, manifest.InitialWeights));
+        var rng = new Random(5);
+        var feeds = new List<NamedOnnxValue>();
+        foreach (var (name, meta) in session.InputMetadata)
+        {
+            int[] dims = meta.Dimensions;
+            if (initial.Tensors.FirstOrDefault(t => t.Name == name).Tensor is { } w)
+                feeds.Add(NamedOnnxValue.CreateFromTensor(name, new DenseTensor<float>(w.Floats, dims)));
+            else if (name == ArtifactNames.ViewsLarge) feeds.Add(NamedOnnxValue.CreateFromTensor(name, new DenseTensor<float>(batch.Large, dims)));
+            else if (name == ArtifactNames.Labels) feeds.Add(NamedOnnxValue.CreateFromTensor(name, new DenseTensor<long>(batch.Labels, dims)));
+            else if (name == ArtifactNames.Negatives)
+                feeds.Add(NamedOnnxValue.CreateFromTensor(name, new DenseTensor<long>(Enumerable.Range(0, dims.Aggregate(1, (a, b) => a * b))
+                    .Select(i => (long)((i / dims[2] % dims[1] + 1 + i % dims[2]) % dims[1])).ToArray(), dims)));
+            else if (meta.ElementType == typeof(float))
+                feeds.Add(NamedOnnxValue.CreateFromTensor(name, new DenseTensor<float>(Enumerable.Range(0, dims.Aggregate(1, (a, b) => a * b))
+                    .Select(_ => name == ArtifactNames.PositiveMask ? 1f : (float)(rng.NextDouble() - 0.5) * 0.2f).ToArray(), dims)));
+            else throw new InvalidOperationException($"profile: no feed for {name}");
+        }
+        for (int i = 0; i < 3; i++) using (session.Run(feeds)) { }
+        string file = session.EndProfiling();
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+        var byOp = new Dictionary<string, double>();
+        double all = 0;
+        foreach (var e in doc.RootElement.EnumerateArray())
+        {
+            if (!e.TryGetProperty("cat", out var cat) || cat.GetString() != "Node" || !e.GetProperty("name").GetString()!.EndsWith("_kernel_time")) continue;
+            string op = e.GetProperty("args").GetProperty("op_name").GetString()!;
+            double us = e.GetProperty("dur").GetDouble();
+            byOp[op] = byOp.GetValueOrDefault(op) + us;
+            all += us;
+        }
+        Console.WriteLine($"  ORT profile of train.onnx (3 runs, {file}): top op types by kernel time");
+        foreach (var (op, us) in byOp.OrderByDescending(kv => kv.Value).Take(15))
+            Console.WriteLine($"    {op,-24} {us / 3000:F1} ms/run ({100 * us / all:F1}%)");
+    }
+
+    private static double Median(List<double> xs)
+    {
+        var s = xs.OrderBy(x => x).ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    private static string LoadAverage()
+    {
+        try { return File.ReadAllText("/proc/loadavg").Trim(); } catch (Exception) { return "n/a"; }
+    }
+
+    private static string CpuModel()
+    {
+        try { return File.ReadLines("/proc/cpuinfo").First(l => l.StartsWith("model name")).Split(':', 2)[1].Trim(); }
+        catch (Exception) { return RuntimeInformation.ProcessArchitecture.ToString(); }
+    }
+
+    private static string Opt(string[] args, string name, string fallback)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+    }
+}
