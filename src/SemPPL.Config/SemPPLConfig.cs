@@ -113,7 +113,7 @@ public sealed class ObjectiveConfig
     /// <summary>Weight of the semantic-positive loss (0 with lambda 0 = contrastive baseline).</summary>
     public double Alpha { get; set; } = 0.2;
     /// <summary>Weight of the invariance (KL) terms.</summary>
-    public double Lambda { get; set; } = 5.0;
+    public double Lambda { get; set; } = 0.1;
     /// <summary>Weight c of the contrastive terms.</summary>
     public double C { get; set; } = 0.3;
     /// <summary>k of the k-NN pseudo-labeller.</summary>
