@@ -36,7 +36,7 @@ public sealed class OnnxBackboneTrainingTests : IDisposable
                 Assert.True(double.IsFinite(v), $"step {m.Step}: a loss is {v}");
 
         var initial = TensorFile.Read(Path.Combine(setup.Folder.Artifacts, setup.Manifest.InitialWeights));
-        var latest = new CheckpointStore(setup.Folder.Checkpoints).LoadLatest();
+        var latest = new CheckpointStore(setup.Folder.Root).LoadLatest();
         Assert.NotNull(latest);
         Assert.Equal(5, latest!.Step);
         // Every trainable encoder parameter of the file moved; so did the BN running statistics.
