@@ -38,7 +38,7 @@ public sealed class StepGraphs : IDisposable
         var ema = Load(EmaFile);
 
         // Host staging tensors: the only per-step uploads.
-        ViewsLarge = Staging.Add(DeviceTensor.AllocateHost(factory, ViewsLarge_, DType.Float, s.LargeViews, s.Batch, s.Channels, s.LargeSize, s.LargeSize));
+        ViewsLarge = Staging.Add(DeviceTensor.AllocateHost(factory, ArtifactNames.ViewsLarge, DType.Float, s.LargeViews, s.Batch, s.Channels, s.LargeSize, s.LargeSize));
         ViewsSmall = s.SmallViews > 0 ? Staging.Add(DeviceTensor.AllocateHost(factory, ArtifactNames.ViewsSmall, DType.Float, s.SmallViews, s.Batch, s.Channels, s.SmallSize, s.SmallSize)) : null;
         Labels = Staging.Add(DeviceTensor.AllocateHost(factory, ArtifactNames.Labels, DType.Int64, s.BatchLabelled));
         NegativeIndices = Staging.Add(DeviceTensor.AllocateHost(factory, ArtifactNames.Negatives, DType.Int64, s.LargeViews, s.Batch, s.Negatives));
@@ -80,8 +80,6 @@ public sealed class StepGraphs : IDisposable
         _optimizer = Bind(optimizer);
         _ema = Bind(ema, readNextPrefix: OnlinePrefix);
     }
-
-    private const string ViewsLarge_ = ArtifactNames.ViewsLarge;
 
     public Manifest Manifest { get; }
     public PingPongState State { get; }
