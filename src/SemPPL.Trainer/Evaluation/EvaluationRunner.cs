@@ -32,9 +32,9 @@ public static class EvaluationRunner
 {
     public static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
-    public static EvaluationSummary Run(RunFolder folder, string? deviceOverride, Action<string> log)
+    public static EvaluationSummary Run(RunFolder folder, string? deviceOverride, Action<string> log, IReadOnlyList<string>? evalOverrides = null)
     {
-        var context = EvaluationContext.Open(folder, deviceOverride, log);
+        var context = EvaluationContext.Open(folder, deviceOverride, log, evalOverrides);
         using var factory = context.Factory;
         var store = new CheckpointStore(folder.Root, context.Config.Training.KeepCheckpoints, w => log($"warning: {w}"));
         var checkpoint = store.LoadLatest() ?? throw new FileNotFoundException($"eval: no checkpoint in {folder.Checkpoints}; train first");
@@ -109,10 +109,15 @@ public sealed class EvaluationContext
     public required IReadOnlyList<int> TestLabels { get; init; }
     public required Manifest Manifest { get; init; }
 
-    public static EvaluationContext Open(RunFolder folder, string? deviceOverride, Action<string> log)
+    /// <param name="evalOverrides">`eval.key=value` overrides; other sections are fixed by the trained run.</param>
+    public static EvaluationContext Open(RunFolder folder, string? deviceOverride, Action<string> log, IReadOnlyList<string>? evalOverrides = null)
     {
         if (!File.Exists(folder.Config)) throw new FileNotFoundException($"{folder.Root} is not a run folder (no config.yaml); give --run runs/<name>");
-        var cfg = ConfigLoader.LoadValidated(folder.Config);
+        foreach (var o in evalOverrides ?? [])
+            if (!o.StartsWith("eval.", StringComparison.Ordinal))
+                throw new ConfigException($"--set '{o}': eval can only override eval.* keys; the other sections are fixed by the trained run");
+        var cfg = ConfigOverrides.Load(folder.Config, evalOverrides ?? []);
+        ConfigValidator.Validate(cfg, folder.Config);
         if (deviceOverride is not null) cfg.Device = deviceOverride;
         ConfigValidator.CheckPaths(cfg);
         var data = DatasetFactory.Open(cfg.Data, cfg.Augment.Channels, cfg.Seed);
