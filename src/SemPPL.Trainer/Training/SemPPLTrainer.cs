@@ -55,6 +55,8 @@ public sealed class SemPPLTrainer
         using var metrics = new MetricsLog(setup.Folder.Metrics, truncateAfterStep: start - 1);
         var timings = options.ProfileGraphs ? new StepTimings() : null;
         var logged = new List<StepMetrics>();
+        // The parts first, so a divergence names the term that broke rather than the total (ordered once, not per step).
+        var checkOrder = graphs.HostResults.OrderBy(r => r.Key == Loss ? 1 : 0).ToArray();
 
         long end = Math.Min(totalSteps, options.StopAtStep ?? long.MaxValue);
         double peakLr = resolved.LearningRate;
@@ -82,8 +84,7 @@ public sealed class SemPPLTrainer
 
                 graphs.RunStep(timings);
 
-                // The parts first, so a divergence names the term that broke rather than the total.
-                foreach (var (name, tensor) in graphs.HostResults.OrderBy(r => r.Key == Loss ? 1 : 0))
+                foreach (var (name, tensor) in checkOrder)
                 {
                     float v = tensor.HostSpan<float>()[0];
                     if (!float.IsFinite(v)) throw new TrainingDivergedException(step, name, v, lastCheckpoint);
