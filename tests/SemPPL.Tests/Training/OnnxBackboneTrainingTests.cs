@@ -1,3 +1,4 @@
+using SemPPL.Tests.TestConfigs;
 using SemPPL.Config;
 using SemPPL.GraphGen.Artifacts;
 using SemPPL.Trainer.Checkpoints;
@@ -22,7 +23,7 @@ public sealed class OnnxBackboneTrainingTests : IDisposable
     [Fact]
     public void Five_steps_train_with_finite_losses_and_move_the_files_parameters()
     {
-        var config = ConfigLoader.FromYaml(Yaml(FixturePath("tiny_backbone.onnx")), "onnx-train");
+        var config = Config(FixturePath("tiny_backbone.onnx"));
         var logs = new List<string>();
         var setup = RunSetup.Prepare(config, new RunFolder(_root), resume: false, logs.Add);
         Assert.Contains(setup.Manifest.Parameters, p => p.Name == "online.encoder.conv1.weight" && p.Kind == "ConvWeight");
@@ -58,51 +59,26 @@ public sealed class OnnxBackboneTrainingTests : IDisposable
         return path;
     }
 
-    /// <summary>Grey 28 px, L = 2 large + S = 1 small 14 px view, B_u = 8, B_l = 4, 2 labels per class, LARS, 5 steps (checkpoint at step 5).</summary>
-    private static string Yaml(string onnxPath) => $"""
-        name: onnx-train
-        seed: 1
-        device: cpu
-        data:
-          dataset: fashion-mnist-embedded
-          labels_per_class: 2
-          workers: 1
-          prefetch: 2
-        augment:
-          large_views: 2
-          small_views: 1
-          large_size: 28
-          small_size: 14
-          channels: 1
-          crop_area: [0.35, 1.0]
-          saturation: 0.0
-          hue: 0.0
-          grayscale_probability: 0.0
-          blur_probability: [0.0, 0.0]
-          solarize_probability: [0.0, 0.0]
-        model:
-          backbone: "onnx:{onnxPath}"
-          onnx_input: images
-          onnx_output: features
-          projector:
-            hidden: 32
-            out: 16
-          predictor:
-            hidden: 32
-            out: 16
-          num_classes: 10
-        objective:
-          negatives: 4
-        optimizer:
-          name: lars
-          base_lr: 1.0
-        training:
-          batch_unlabelled: 8
-          batch_labelled: 4
-          steps: 5
-          warmup_steps: 1
-          log_every: 1
-          checkpoint_every: 5
-          keep_checkpoints: 1
-        """;
+    /// <summary>The tiny config with the fixture as backbone: L = 2 large + S = 1 small 14 px view, B_u = 8, B_l = 4, 5 steps (checkpoint at step 5).</summary>
+    private static SemPPLConfig Config(string onnxPath) => TinyConfig.Create(c =>
+    {
+        c.Name = "onnx-train";
+        c.Seed = 1;
+        c.Data.LabelsPerClass = 2;
+        c.Data.MaxTrainImages = 0;
+        c.Augment.SmallViews = 1;
+        c.Augment.SmallSize = 14;
+        c.Model.Backbone = "onnx:" + onnxPath;
+        c.Model.OnnxInput = "images";
+        c.Model.OnnxOutput = "features";
+        c.Objective.Negatives = "4";
+        c.Objective.QueueCapacity = "auto";
+        c.Training.BatchUnlabelled = 8;
+        c.Training.BatchLabelled = 4;
+        c.Training.Steps = 5;
+        c.Training.WarmupSteps = 1;
+        c.Training.LogEvery = 1;
+        c.Training.CheckpointEvery = 5;
+        c.Training.KeepCheckpoints = 1;
+    });
 }
