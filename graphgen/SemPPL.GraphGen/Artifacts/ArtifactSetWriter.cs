@@ -15,7 +15,9 @@ namespace SemPPL.GraphGen.Artifacts;
 /// </summary>
 public static class ArtifactSetWriter
 {
-    public const string ToolVersion = "0.1.0";
+    /// <summary>Version of the graphs this tool writes; bumped whenever a formulation changes, so runs regenerate stale sets.
+    /// 0.2.0: closed-form BatchNorm backward.</summary>
+    public const string ToolVersion = "0.2.0";
 
     public static Manifest Write(SemPPLConfig config, int labelledImages, string outDir, Action<string>? log = null)
     {

@@ -71,7 +71,8 @@ public static class Differentiator
             if (n.StopsGradient || !n.Outputs.Any(OnPath)) continue;
             if (!n.Inputs.Any(v => v is not null && OnPath(v))) continue;
             if (n.Outputs.All(o => GradOf(o) is null)) continue;
-            if (!registry.TryGet(n.OpType, out var rule)) throw new MissingGradientRuleException(n.OpType, n.Name, loss.Name);
+            var ruleKey = n.GradientRule ?? n.OpType;
+            if (!registry.TryGet(ruleKey, out var rule)) throw new MissingGradientRuleException(ruleKey, n.Name, loss.Name);
             var ctx = new GradientContext(g, n, GradOf, OnPath, Accumulate);
             g.InScope("grad.", () => { rule.Backward(ctx); return 0; });
         }

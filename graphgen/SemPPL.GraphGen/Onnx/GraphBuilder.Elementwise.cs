@@ -31,6 +31,14 @@ public sealed partial class GraphBuilder
         return y;
     }
 
+    /// <summary>Makes autodiff differentiate the producer of <paramref name="y"/> with the rule registered under <paramref name="rule"/>.</summary>
+    public Value WithGradientRule(Value y, string rule)
+    {
+        if (y.Producer is null) throw new ArgumentException($"'{y.Name}' has no producing node");
+        y.Producer.GradientRule = rule;
+        return y;
+    }
+
     public Value Not(Value x)
     {
         if (x.Type != DType.Bool) throw ShapeException.For("Not", "input must be bool", x);

@@ -20,6 +20,8 @@ public sealed partial class GraphBuilder
     public Value ReduceSum(Value x, long[]? axes = null, bool keepDims = false) => Reduce("ReduceSum", x, axes, keepDims);
     public Value ReduceMean(Value x, long[]? axes = null, bool keepDims = false) => Reduce("ReduceMean", x, axes, keepDims);
     public Value ReduceMax(Value x, long[]? axes = null, bool keepDims = false) => Reduce("ReduceMax", x, axes, keepDims);
+    /// <summary>Sum of squares over axes. One pass, but ORT's CPU kernel accumulates sequentially in float: less accurate than Mul + ReduceMean.</summary>
+    public Value ReduceSumSquare(Value x, long[]? axes = null, bool keepDims = false) => Reduce("ReduceSumSquare", x, axes, keepDims);
     public Value ReduceMin(Value x, long[]? axes = null, bool keepDims = false) => Reduce("ReduceMin", x, axes, keepDims);
 
     public Value Softmax(Value x, long axis = -1) =>

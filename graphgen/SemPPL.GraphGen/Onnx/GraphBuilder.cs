@@ -170,7 +170,7 @@ public sealed partial class GraphBuilder
 
     // ---------------------------------------------------------------- serialisation
 
-    public ModelProto ToModel(string producer = "SemPPL.Ort graphgen", string producerVersion = "0.1.0")
+    public ModelProto ToModel(string producer = "SemPPL.Ort graphgen", string producerVersion = Artifacts.ArtifactSetWriter.ToolVersion)
     {
         var g = new GraphProto { Name = Name, DocString = DocString };
         foreach (var (v, data) in _initializers)

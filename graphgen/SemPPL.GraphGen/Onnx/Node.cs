@@ -19,6 +19,11 @@ public sealed class Node
     public Dictionary<string, Attr> Attributes { get; }
     /// <summary>Autodiff treats this node's outputs as constants (stop_gradient).</summary>
     public bool StopsGradient { get; internal set; }
+    /// <summary>
+    /// Key of the gradient rule autodiff uses for this node instead of the rule for its op type (e.g. a BatchNormalization
+    /// whose statistics are the batch's own, which has a closed-form backward); null = by op type.
+    /// </summary>
+    public string? GradientRule { get; internal set; }
 
     public Value Input(int i) => Inputs[i] ?? throw new InvalidOperationException($"{OpType} node '{Name}': input {i} is omitted");
     public Value? OptionalInput(int i) => i < Inputs.Length ? Inputs[i] : null;

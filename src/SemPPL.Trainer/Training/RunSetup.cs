@@ -72,7 +72,8 @@ public sealed class RunSetup
         {
             var existing = Manifest.Read(manifestPath);
             if (existing.ConfigHash == hash && existing.ToolVersion == ArtifactSetWriter.ToolVersion) return existing;
-            log($"artifacts in {dir} were made for config hash {existing.ConfigHash[..12]}; regenerating for {hash[..12]}");
+            log($"artifacts in {dir} were made for config hash {existing.ConfigHash[..12]} by graphgen {existing.ToolVersion}; " +
+                $"regenerating for {hash[..12]} with graphgen {ArtifactSetWriter.ToolVersion}");
         }
         else log($"generating the artifact set in {dir}");
         return ArtifactSetWriter.Write(config, labelledImages, dir, m => log("  " + m));

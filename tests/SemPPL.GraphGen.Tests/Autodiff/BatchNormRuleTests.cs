@@ -56,6 +56,44 @@ public sealed class BatchNormRuleTests(ITestOutputHelper output)
             x => Reference.BatchNormInference(xs, x[0], x[1], x[2], x[3], x[4], Eps).Select(v => Math.Max(0, v)).ToArray(), output);
     }
 
+    [Theory]
+    [InlineData(new long[] { 3, 4, 5, 7 })]
+    [InlineData(new long[] { 6, 5 })]
+    public void Channel_shift_and_affine_are_exact_and_differentiable(long[] xs)
+    {
+        long c = xs[1];
+        var inputs = new List<Input> { new("x", xs, RandomData(141, xs, 2.0)), new("a", [c], RandomData(142, [c], 1.5)), new("b", [c], RandomData(143, [c])) };
+        static double[] Affine(long[] xs, double[] x, double[] a, double[] b)
+        {
+            long c = xs[1], inner = xs.Skip(2).Aggregate(1L, (p, q) => p * q);
+            return x.Select((v, f) => v * a[f / inner % c] + b[f / inner % c]).ToArray();
+        }
+        Check($"ChannelShift[rank{xs.Length}]", [inputs[0], inputs[2]],
+            (g, v) => BatchNorm.Shift(g, v[0], v[1]),
+            x => Affine(xs, x[0], Enumerable.Repeat(1.0, (int)c).ToArray(), x[1]), output);
+        Check($"ChannelAffine[rank{xs.Length}]", inputs,
+            (g, v) => BatchNorm.ChannelAffine(g, v[0], v[1], v[2]),
+            x => Affine(xs, x[0], x[1], x[2]), output);
+
+        // exact: var + eps is 1f, so the node is x * a + b in float
+        var g2 = new GraphBuilder("affine_exact");
+        var vx = g2.Input("x", DType.Float, xs); var va = g2.Input("a", DType.Float, c); var vb = g2.Input("b", DType.Float, c);
+        g2.Output(BatchNorm.ChannelAffine(g2, vx, va, vb), "y");
+        float[] F(double[] d) => d.Select(v => (float)v).ToArray();
+        float[] x32 = F(inputs[0].Data), a32 = F(inputs[1].Data), b32 = F(inputs[2].Data);
+        var y = OrtRunner.Run(g2, new Dictionary<string, HostTensor>
+        {
+            ["x"] = HostTensor.Float(xs, x32), ["a"] = HostTensor.Float([c], a32), ["b"] = HostTensor.Float([c], b32),
+        })["y"].Floats;
+        long inner = xs.Skip(2).Aggregate(1L, (p, q) => p * q);
+        for (int f = 0; f < y.Length; f++)
+        {
+            long ch = f / inner % c;
+            float plain = x32[f] * a32[ch] + b32[ch], fused = MathF.FusedMultiplyAdd(x32[f], a32[ch], b32[ch]);
+            Assert.True(y[f] == plain || y[f] == fused, $"element {f}: {y[f]:R}, x * a + b = {plain:R}");
+        }
+    }
+
     [Fact]
     public void Training_mode_BatchNormalization_node_has_no_rule()
     {
@@ -77,6 +115,8 @@ public sealed class BatchNormRuleTests(ITestOutputHelper output)
     [Theory]
     [InlineData(new long[] { 3, 4, 5, 7 })]
     [InlineData(new long[] { 6, 5 })]
+    [InlineData(new long[] { 24, 32 })]
+    [InlineData(new long[] { 12, 8, 6, 6 })]
     public void BatchNorm_training_gradients_of_y_for_x_scale_bias(long[] xs)
     {
         long c = xs[1];

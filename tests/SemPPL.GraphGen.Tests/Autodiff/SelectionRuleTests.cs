@@ -130,6 +130,19 @@ public sealed class SelectionRuleTests(ITestOutputHelper output)
         AssertValues([0.5, 1, 0, 0.5], outs["grad.b"]);
     }
 
+    // ------------------------------------------------------------------ ReduceSumSquare
+
+    [Theory]
+    [InlineData(new long[] { 3, 4, 5 }, new long[] { 0, 2 }, true)]
+    [InlineData(new long[] { 3, 4, 5 }, new long[] { 1 }, false)]
+    [InlineData(new long[] { 2, 6 }, null, false)]
+    public void ReduceSumSquare(long[] s, long[]? axes, bool keepDims)
+    {
+        Check("ReduceSumSquare", [new("x", s, RandomData(131, s, 2.0))],
+            (g, x) => g.ReduceSumSquare(x[0], axes, keepDims),
+            xs => Reference.ReduceSumSquare(s, xs[0], axes), output);
+    }
+
     // ------------------------------------------------------------------ ReduceMax
 
     [Theory]

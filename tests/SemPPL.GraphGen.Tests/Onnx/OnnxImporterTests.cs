@@ -151,7 +151,7 @@ public sealed class OnnxImporterTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Training_mode_batchnorm_is_decomposed_with_running_statistics_as_outputs()
+    public void Training_mode_batchnorm_normalises_with_batch_statistics_and_outputs_running_statistics()
     {
         var f = Fixture("tiny_cnn.json");
         var t = f.GetProperty("train");
@@ -161,7 +161,13 @@ public sealed class OnnxImporterTests(ITestOutputHelper output)
             InitializersAsInputs = true,
             DimValues = new Dictionary<string, long> { ["batch"] = 3 },
         });
-        Assert.DoesNotContain(r.Graph.Nodes, n => n.OpType == "BatchNormalization");
+        // Each BN becomes a centring shift and an inference-mode node fed the batch statistics, both differentiated by
+        // their closed-form rules.
+        var bns = r.Graph.Nodes.Where(n => n.OpType == "BatchNormalization").ToList();
+        Assert.All(bns, n => Assert.Equal(0, n.AttrInt("training_mode", 0)));
+        Assert.Equal(bns.Count / 2, bns.Count(n => n.GradientRule == SemPPL.GraphGen.Layers.BatchNorm.BatchStatisticsRule));
+        Assert.Equal(bns.Count / 2, bns.Count(n => n.GradientRule == SemPPL.GraphGen.Layers.BatchNorm.ShiftRule));
+        Assert.NotEmpty(bns);
         Assert.Equal(2, r.RunningStatUpdates.Count);
         var results = OrtRunner.Run(r.Graph, Feeds(r, new() { ["input"] = x.ToFloat() }));
         double e = MaxAbsError(results["logits"], ReadTensor(t.GetProperty("output")));

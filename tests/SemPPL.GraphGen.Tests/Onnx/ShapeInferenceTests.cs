@@ -172,6 +172,7 @@ public sealed class ShapeInferenceTests(ITestOutputHelper output)
         {
             ("ReduceSum", (g, x, a, k) => g.ReduceSum(x, a, k)), ("ReduceMean", (g, x, a, k) => g.ReduceMean(x, a, k)),
             ("ReduceMax", (g, x, a, k) => g.ReduceMax(x, a, k)), ("ReduceMin", (g, x, a, k) => g.ReduceMin(x, a, k)),
+            ("ReduceSumSquare", (g, x, a, k) => g.ReduceSumSquare(x, a, k)),
         };
         foreach (var (name, op) in ops)
         {
@@ -244,7 +245,7 @@ public sealed class ShapeInferenceTests(ITestOutputHelper output)
     [
         "Input", "Initializer", "Constant", "Scalar", "Int64s", "ScalarI64", "Output", "TryGetConstant",
         "ConstantInts", "InScope", "ToModel", "ToBytes", "Save", "FreshName", "HasName", "AddNode", "AddNode1",
-        "ValueInfo", "SliceBounds",
+        "ValueInfo", "SliceBounds", "WithGradientRule",
     ];
 
     [Fact]

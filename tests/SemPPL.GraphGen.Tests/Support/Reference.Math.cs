@@ -107,6 +107,24 @@ public static partial class Reference
         return o;
     }
 
+    /// <summary>Sum of squares over axes (null = all); the flat output order is the same with or without keepdims.</summary>
+    public static double[] ReduceSumSquare(long[] shape, double[] x, long[]? axes)
+    {
+        var set = (axes ?? Enumerable.Range(0, shape.Length).Select(i => (long)i).ToArray())
+            .Select(a => a < 0 ? a + shape.Length : a).ToHashSet();
+        var keep = shape.Select((d, i) => set.Contains(i) ? 1 : d).ToArray();
+        var o = new double[keep.Aggregate(1L, (p, q) => p * q)];
+        var ks = Strides(keep);
+        for (long f = 0; f < x.Length; f++)
+        {
+            var idx = Unravel(f, shape);
+            long t = 0;
+            for (int i = 0; i < shape.Length; i++) if (!set.Contains(i)) t += idx[i] * ks[i];
+            o[t] += x[f] * x[f];
+        }
+        return o;
+    }
+
     /// <summary>Where(cond, x, y) with broadcasting; cond holds 0/1.</summary>
     public static double[] Where(long[] sc, long[] sx, long[] sy, double[] c, double[] x, double[] y) =>
         BroadcastN([sc, sx, sy], [c, x, y], v => v[0] != 0 ? v[1] : v[2]);

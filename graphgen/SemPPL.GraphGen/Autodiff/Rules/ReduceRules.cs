@@ -32,3 +32,16 @@ public sealed class ReduceSumMeanRule : IGradientRule
         ctx.AddGrad(0, g.Expand(dy, x.Shape));
     }
 }
+
+/// <summary>ReduceSumSquare: dx = 2 x expand(dy).</summary>
+public sealed class ReduceSumSquareRule : IGradientRule
+{
+    public IReadOnlyList<string> OpTypes => ["ReduceSumSquare"];
+
+    public void Backward(GradientContext ctx)
+    {
+        var g = ctx.G; var x = ctx.X(0);
+        var (axes, keep) = ReduceAxes.Of(ctx);
+        ctx.AddGrad(0, g.Mul(g.Mul(x, 2f), g.Expand(g.Reshape(ctx.OutputGrad()!, keep), x.Shape)));
+    }
+}
