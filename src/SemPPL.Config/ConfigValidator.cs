@@ -23,7 +23,7 @@ public static partial class ConfigValidator
     public static readonly IReadOnlyList<string> KnownDatasets =
         ["fashion-mnist-embedded", "fashion-mnist", "idx", "cifar10", "cifar100", "folder"];
 
-    public static readonly IReadOnlyList<string> KnownStems = ["imagenet", "small"];
+    public static readonly IReadOnlyList<string> KnownStems = ["imagenet", "small", "small-s2"];
     public static readonly IReadOnlyList<string> KnownOptimizers = ["lars", "sgd", "adamw"];
 
     /// <summary>Where the Debian package dataset-fashion-mnist installs the IDX files; the default data.path of dataset fashion-mnist.</summary>

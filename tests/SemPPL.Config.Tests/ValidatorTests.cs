@@ -45,7 +45,7 @@ public class ValidatorTests
         ("augment: { mean: [0.5, 0.5], std: [0.2, 0.2] }", ["augment.mean: [0.5, 0.5] must be null or 1 finite numbers", "augment.std: [0.2, 0.2] must be null or 1 numbers > 0"]),
         ("augment: { mean: [0.5] }", ["augment.mean/std: mean [0.5] and std null must be both set or both null"]),
         ("model: { width: 0 }", ["model.width: 0.0 must be a number in [1/64, 16]"]),
-        ("model: { stem: tiny }", ["model.stem: 'tiny' is not one of imagenet, small"]),
+        ("model: { stem: tiny }", ["model.stem: 'tiny' is not one of imagenet, small, small-s2"]),
         ("model: { projector: { hidden: 0 } }", ["model.projector.hidden: 0 must be an integer >= 1"]),
         ("model: { predictor: { out: 128 } }", ["model.predictor.out: 128 must equal model.projector.out (256)"]),
         ("model: { backbone: 'onnx:' }", ["model.backbone: 'onnx:' needs a file path", "model.onnx_input: '' is required", "model.onnx_output: '' is required"]),

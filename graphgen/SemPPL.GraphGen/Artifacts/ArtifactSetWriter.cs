@@ -73,6 +73,7 @@ public static class ArtifactSetWriter
                 IrVersion = GraphBuilder.DefaultIrVersion,
                 ConfigHash = ConfigHash.Compute(config, labelledImages),
                 Seed = config.Seed,
+                Model = new ModelEntry(config.Model.Backbone, config.Model.Stem, config.Model.Width),
                 LabelledImages = labelledImages,
                 Shapes = shapes,
                 Graphs = graphs,

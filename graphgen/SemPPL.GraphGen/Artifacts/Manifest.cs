@@ -19,6 +19,9 @@ public sealed record ParameterEntry(string Name, long[] Shape, string Kind, stri
 
 public sealed record BufferEntry(string Name, long[] Shape, float InitialValue);
 
+/// <summary>The network an artifact set was built for (config model.backbone / stem / width), for readers of the set.</summary>
+public sealed record ModelEntry(string Backbone, string Stem, double Width);
+
 public sealed record ParameterCountsEntry(long Encoder, long Projector, long Predictor, long Classifier, long Total);
 
 /// <summary>manifest.json: everything the trainer needs to bind the artifact set without reading the graphs.</summary>
@@ -39,6 +42,8 @@ public sealed record Manifest
     /// <summary>Names (without the online./target. prefix) that ema.onnx moves: encoder + projector parameters and buffers.</summary>
     public required IReadOnlyList<string> TargetTensors { get; init; }
     public required ParameterCountsEntry ParameterCounts { get; init; }
+    /// <summary>Absent in sets written before graphgen 0.2.0.</summary>
+    public ModelEntry? Model { get; init; }
     public required string InitialWeights { get; init; }
 
     public static readonly JsonSerializerOptions JsonOptions = new()

@@ -16,7 +16,8 @@ public enum ResNetBlock
 /// global-average-pooled feature [B, FeatureDim].
 /// <list type="bullet">
 /// <item>Width multiplier (SimCLR style): every channel count c becomes max(1, round(c * width)), the stem included.</item>
-/// <item>Stem "imagenet": 7x7/2 conv pad 3 + BN + ReLU + 3x3/2 max-pool pad 1; "small": 3x3/1 conv pad 1 + BN + ReLU.</item>
+/// <item>Stem "imagenet": 7x7/2 conv pad 3 + BN + ReLU + 3x3/2 max-pool pad 1; "small": 3x3/1 conv pad 1 + BN + ReLU;
+/// "small-s2": 3x3/2 conv pad 1 + BN + ReLU (28-32 px images at half resolution from layer1 on: about 4x less compute).</item>
 /// <item>Selective kernels (SkRatio &gt; 0, as SimCLRv2 with sk_ratio 0.0625): the 3x3 conv + BN + ReLU of each
 /// Bottleneck (conv2), or the first 3x3 conv of each Basic block (conv1), becomes an SK conv, see <see cref="SkConv"/>.
 /// SimCLRv2's ResNet-D stem and avg-pool shortcut are not used: the stem and shortcuts stay torchvision's.</item>
@@ -26,7 +27,7 @@ public enum ResNetBlock
 public sealed class ResNet : IBackbone
 {
     public const string EncoderScope = "encoder.";
-    public static readonly string[] Stems = ["imagenet", "small"];
+    public static readonly string[] Stems = ["imagenet", "small", "small-s2"];
 
     public ResNet(string name, ResNetBlock block, int[] layers, double width = 1.0, string stem = "imagenet",
         long inputChannels = 3, bool zeroInitResidual = false, double skRatio = 0.0)
@@ -80,7 +81,8 @@ public sealed class ResNet : IBackbone
             }
             else
             {
-                x = g.Relu(ctx.BatchNorm(ctx.Conv2d(images, stemChannels, 3, 1, 1, "conv1"), "bn1"));
+                long stride = Stem == "small-s2" ? 2 : 1;
+                x = g.Relu(ctx.BatchNorm(ctx.Conv2d(images, stemChannels, 3, stride, 1, "conv1"), "bn1"));
             }
             long[] planes = [64, 128, 256, 512];
             for (int stage = 0; stage < 4; stage++)

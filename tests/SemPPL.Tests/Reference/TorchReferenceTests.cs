@@ -30,12 +30,12 @@ public sealed class TorchReferenceTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>ResNet-18 small stem, width 0.125, 16x16x1, 2 large + 1 small view, B = 8 + 4, queue 12 (wraps at step 2).</summary>
-    public static SemPPLConfig TinyConfig()
+    public static SemPPLConfig TinyConfig(string stem = "small")
     {
         var c = new SemPPLConfig { Name = "torchref", Seed = 3, Device = "cpu" };
         c.Augment.LargeViews = 2; c.Augment.SmallViews = 1;
         c.Augment.LargeSize = 16; c.Augment.SmallSize = 8; c.Augment.Channels = 1;
-        c.Model.Backbone = "resnet18"; c.Model.Stem = "small"; c.Model.Width = 0.125;
+        c.Model.Backbone = "resnet18"; c.Model.Stem = stem; c.Model.Width = 0.125;
         c.Model.Projector = new MlpConfig { Hidden = 32, Out = 16 };
         c.Model.Predictor = new MlpConfig { Hidden = 32, Out = 16 };
         c.Model.NumClasses = 10;
@@ -46,9 +46,14 @@ public sealed class TorchReferenceTests(ITestOutputHelper output) : IDisposable
     }
 
     [TorchFact]
-    public void ThreeStepsMatchThePyTorchReference()
+    public void ThreeStepsMatchThePyTorchReference() => ThreeStepsMatch("small");
+
+    [TorchFact]
+    public void ThreeStepsMatchThePyTorchReference_with_the_stride_2_stem() => ThreeStepsMatch("small-s2");
+
+    private void ThreeStepsMatch(string stem)
     {
-        var config = TinyConfig();
+        var config = TinyConfig(stem);
         ConfigValidator.Validate(config);
         string artifacts = Path.Combine(_dir, "artifacts");
         var manifest = ArtifactSetWriter.Write(config, labelledImages: 20, artifacts);

@@ -1,7 +1,8 @@
 """Functional networks with SemPPL.Ort's parameter names (graphgen Models/ResNet.cs, Models/Heads.cs).
 
 The architecture is read off the parameter names and shapes of manifest.json, so any plain ResNet
-(basic or bottleneck blocks, any width, "imagenet" or "small" stem) of an artifact set runs here.
+(basic or bottleneck blocks, any width, "imagenet", "small" or "small-s2" stem) of an artifact set runs
+here; the stem's stride comes from manifest["model"]["stem"].
 Parameters are dicts name -> tensor keyed by the LOCAL name (no "online."/"target." prefix).
 """
 import torch
@@ -35,17 +36,17 @@ def _stage_blocks(names, stage):
         b += 1
 
 
-def encoder(P, bn, x):
+def encoder(P, bn, x, stem="small"):
     """ResNet v1 (torchvision layout) without fc: global-average-pooled features [B, F]."""
     names = P.keys()
     if any(".sk." in n for n in names):
         raise NotImplementedError("selective-kernel ResNets are not in the reference")
-    stem = P["encoder.conv1.weight"]
-    if stem.shape[-1] == 7:  # imagenet stem: 7x7/2 pad 3 + BN + ReLU + 3x3/2 max-pool pad 1
-        x = F.relu(bn(F.conv2d(x, stem, None, 2, 3), "encoder.bn1"))
+    stem_w = P["encoder.conv1.weight"]
+    if stem_w.shape[-1] == 7:  # imagenet stem: 7x7/2 pad 3 + BN + ReLU + 3x3/2 max-pool pad 1
+        x = F.relu(bn(F.conv2d(x, stem_w, None, 2, 3), "encoder.bn1"))
         x = F.max_pool2d(x, 3, 2, 1)
-    else:  # small stem: 3x3/1 pad 1 + BN + ReLU
-        x = F.relu(bn(F.conv2d(x, stem, None, 1, 1), "encoder.bn1"))
+    else:  # small stem: 3x3/1 pad 1 + BN + ReLU; small-s2: the same with stride 2
+        x = F.relu(bn(F.conv2d(x, stem_w, None, 2 if stem == "small-s2" else 1, 1), "encoder.bn1"))
     for stage in range(1, 5):
         for b in _stage_blocks(names, stage):
             s = f"encoder.layer{stage}.{b}."

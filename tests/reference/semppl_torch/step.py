@@ -38,6 +38,7 @@ class ReferenceState:
         self.param_entries = manifest["parameters"]            # online.<local>, in manifest order
         self.buffer_entries = manifest["buffers"]
         self.target_names = list(manifest["targetTensors"])    # local names (encoder.* / projector.*)
+        self.stem = (manifest.get("model") or {}).get("stem", "small")
         strip = lambda n: n[len("online."):]
         self.P = {strip(e["name"]): initial[e["name"]].clone().requires_grad_(True) for e in self.param_entries}
         self.R = {strip(e["name"]): initial[e["name"]].clone() for e in self.buffer_entries}
@@ -53,14 +54,14 @@ class ReferenceState:
     def target_forward(self, views):
         with torch.no_grad():
             bn = model.BatchNorm(self.T, None, self.s.bn_momentum, self.s.bn_eps)
-            return torch.stack([model.l2_normalize(model.mlp(self.T, bn, model.encoder(self.T, bn, v), "projector"))
+            return torch.stack([model.l2_normalize(model.mlp(self.T, bn, model.encoder(self.T, bn, v, self.stem), "projector"))
                                 for v in views])
 
     def online_forward(self, views):
         bn = model.BatchNorm(self.P, self.R, self.s.bn_momentum, self.s.bn_eps)
         preds, first = [], None
         for v in views:
-            feats = model.encoder(self.P, bn, v)
+            feats = model.encoder(self.P, bn, v, self.stem)
             first = feats if first is None else first
             proj = model.mlp(self.P, bn, feats, "projector")
             preds.append(model.l2_normalize(model.mlp(self.P, bn, proj, "predictor")))
