@@ -31,7 +31,7 @@ public class LoaderTests
         Assert.Equal("fashion-mnist-embedded", c.Data.Dataset);
         Assert.Equal(10, c.Data.LabelsPerClass);
         Assert.Equal("resnet18", c.Model.Backbone);
-        Assert.Equal("small", c.Model.Stem);
+        Assert.Equal("small-s2", c.Model.Stem);
         Assert.InRange(c.Model.Width, 0.125, 0.25);
         Assert.Equal((2, 0, 28, 1), (c.Augment.LargeViews, c.Augment.SmallViews, c.Augment.LargeSize, c.Augment.Channels));
         Assert.Equal(new[] { 0.35, 1.0 }, c.Augment.CropArea);
@@ -40,7 +40,8 @@ public class LoaderTests
         Assert.Equal((256, 64, 256, 64), (c.Model.Projector.Hidden, c.Model.Projector.Out, c.Model.Predictor.Hidden, c.Model.Predictor.Out));
         Assert.Equal(64, c.Training.BatchUnlabelled);
         Assert.Equal("auto", c.Objective.QueueCapacity);
-        Assert.Equal(300, c.Training.Steps);
+        Assert.Equal(1000, c.Training.Steps);
+        Assert.Equal((5, 1.0), (c.Objective.KnnK, c.Objective.Alpha));
     }
 
     [Theory]

@@ -11,10 +11,17 @@ public sealed record BaselineSummary(double Top1, double Top5, int Steps, int Ba
 /// <summary>
 /// The supervised-only arm: the same network from the same initial weights, trained with softmax
 /// cross-entropy on the labelled images alone (view-1 augmentations), for as many optimizer steps
-/// as the SemPPL run, then scored on the test split.
+/// as the SemPPL model gets in all (<see cref="DefaultSteps"/>), then scored on the test split.
 /// </summary>
 public static class SupervisedBaseline
 {
+    /// <summary>
+    /// The SemPPL model's whole optimizer budget: its training steps plus its fine-tuning steps. Giving the
+    /// supervised-only model all of it (not only the fine-tuning steps) is the comparison least favourable to SemPPL.
+    /// </summary>
+    public static int DefaultSteps(SemPPL.Config.SemPPLConfig config, int trainingSteps, int labelledImages) =>
+        trainingSteps + EvaluationRunner.FineTuneSettingsFor(config, labelledImages).Steps;
+
     public static BaselineSummary Run(RunFolder folder, string? deviceOverride, int steps, Action<string> log)
     {
         var c = EvaluationContext.Open(folder, deviceOverride, log);

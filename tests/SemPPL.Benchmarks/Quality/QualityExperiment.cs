@@ -68,7 +68,7 @@ public static class QualityExperiment
         var setup = RunSetup.Prepare(cfg, folder, resume: false, quiet);
         if (arm == "supervised")
         {
-            var b = SupervisedBaseline.Run(folder, null, (int)setup.Resolved.TotalSteps, quiet);
+            var b = SupervisedBaseline.Run(folder, null, SupervisedBaseline.DefaultSteps(cfg, (int)setup.Resolved.TotalSteps, setup.Split.Count), quiet);
             return new ArmResult(arm, budget, seed, b.Top1, null, null, sw.Elapsed.TotalMinutes, folder.Root);
         }
         SemPPLTrainer.Train(setup, new TrainingOptions { Log = quiet });

@@ -15,7 +15,7 @@ namespace SemPPL.Benchmarks.Step;
 /// optimizer, EMA) against the PyTorch reference of the same step (tests/reference/semppl_torch, started here,
 /// same artifact set, weights, batch and host randomness), with the share of each of our graphs.
 /// Cases: (a) cifar10.yaml's ResNet-18 (small stem, width 1, heads 4096/256) at 32x32x3;
-/// (b) quickstart.yaml's network (ResNet-18 small stem, width 0.25, heads 256/64) at 28x28x1.
+/// (b) quickstart.yaml's network (ResNet-18, its stem (small-s2), width 0.25, heads 256/64) at 28x28x1.
 /// Both: B_u = 64 + B_l = 16 = 80 images per view, 2 large views, no small views.
 /// (r50, for a GPU: scripts/gpu/check-cuda.sh) imagenet-r50-1pct.yaml's ResNet-50 (heads 4096/256) at 224x224x3,
 /// L = 2, S = 0, B = --batch (default 64) + a quarter labelled.
@@ -39,7 +39,7 @@ public static class StepBenchmark
         if (ReferenceHarness.TorchUnavailableReason() is { } why) { Console.Error.WriteLine($"step benchmark needs PyTorch: {why}"); return 1; }
         string root = ReferenceHarness.RepoRoot();
         if (which is "a" or "both") Case("(a) resnet18 small stem w1, heads 4096/256, 32x32x3", Load(root, "cifar10.yaml", 32, 3, 64, device), warmup, steps, threads, profile, device);
-        if (which is "b" or "both") Case("(b) quickstart: resnet18 small stem w0.25, heads 256/64, 28x28x1", Load(root, "quickstart.yaml", 28, 1, 64, device), warmup, steps, threads, profile, device);
+        if (which is "b" or "both") Case("(b) quickstart: resnet18 {stem} stem w0.25, heads 256/64, 28x28x1", Load(root, "quickstart.yaml", 28, 1, 64, device), warmup, steps, threads, profile, device);
         if (which is "r50") Case("(r50) resnet50 imagenet stem, heads 4096/256, 224x224x3", Load(root, "imagenet-r50-1pct.yaml", 224, 3, batchU, device), warmup, steps, threads, profile, device);
         return 0;
     }
@@ -57,6 +57,7 @@ public static class StepBenchmark
     private static void Case(string title, (SemPPLConfig Config, int Labelled) setup, int warmup, int steps, int threads, bool profile, string device)
     {
         var (config, labelled) = setup;
+        title = title.Replace("{stem}", config.Model.Stem);
         string dir = Path.Combine(Path.GetTempPath(), $"semppl-stepbench-{ConfigHash.Compute(config, labelled)[..12]}");
         string artifacts = Path.Combine(dir, "artifacts");
         var manifest = RunSetup.EnsureArtifacts(config, labelled, artifacts, _ => { });

@@ -28,4 +28,14 @@ public class EvaluationRunnerTests(TinyRunFixture run)
         Assert.Equal(20, doc.RootElement.GetProperty("checkpointStep").GetInt64());
         Assert.Equal("cpu", doc.RootElement.GetProperty("settings").GetProperty("device").GetString());
     }
+
+    [Theory]
+    [InlineData(100, 256, 300, 1000, 1300)]  // 100 labelled images: one fine-tuning step an epoch
+    [InlineData(1000, 256, 300, 1200, 2100)] // 1,000 labelled: 3 full batches of 256 an epoch
+    public void The_supervised_baseline_gets_the_SemPPL_models_whole_optimizer_budget(int labelled, int batch, int epochs, int trainingSteps, int expected)
+    {
+        var c = new SemPPL.Config.SemPPLConfig();
+        c.Eval.BatchSize = batch; c.Eval.FineTuneEpochs = epochs;
+        Assert.Equal(expected, SupervisedBaseline.DefaultSteps(c, trainingSteps, labelled));
+    }
 }
