@@ -1,30 +1,48 @@
 #!/usr/bin/env bash
-# Prepared check for a lent H100/H200 (CUDA 13 driver, no network). NOT RUN YET: written and checked by reading
-# only (the session that wrote it had no GPU). Run from the repository root:  bash scripts/gpu/check-cuda.sh
+# Prepared check for a lent H100/H200 (CUDA 13 driver, PyTorch with CUDA 13 and cuDNN 9 pip packages, no .NET,
+# no network). Run from the repository root:  bash scripts/gpu/check-cuda.sh
 #
-# 1. finds CUDA 13 + cuDNN 9 in PyTorch's pip packages (site-packages/nvidia/*/lib), adds them to LD_LIBRARY_PATH
-#    and prints what it found;
-# 2. needs SemPPL binaries built WITH -p:OrtGpu=true. The GPU machine may have neither the dotnet SDK nor NuGet
-#    access, so build them where NuGet works and carry them (run's `carry`), into $SEMPPL_GPU_BIN (default
-#    gpu-bin/, git-ignore it):
-#      dotnet publish src/SemPPL.Cli -c Release -p:OrtGpu=true -o gpu-bin/cli
-#      dotnet publish tests/SemPPL.Benchmarks -c Release -p:OrtGpu=true -o gpu-bin/bench
-#    (publish with --self-contained -r linux-x64 if the machine has no .NET 10 runtime). CAUTION: the CUDA
-#    provider library of Microsoft.ML.OnnxRuntime.Gpu.Linux is far larger than the 64 MiB a run may carry; if it
-#    does not fit, the script says so and still runs the PyTorch half. Without gpu-bin/ it tries
-#    `dotnet build -c Release -p:OrtGpu=true` (needs the SDK and NuGet on that machine);
-# 3. 20-step CUDA smoke test: semppl train --config configs/quickstart.yaml --device cuda --steps 20;
-# 4. ResNet-50 224 px, our step vs the same step in PyTorch on CUDA (SemPPL.Benchmarks step --case r50).
-# Everything is logged to $OUT (or /tmp/semppl-gpu). Budget: ~10 min on an H100.
+# 0. the CUDA build: scripts/gpu/pack.sh (run where NuGet works) writes .gpu/payload.part-NN + SHA256SUMS.
+#    A call may carry 64 MiB, so carry SHA256SUMS and ONE piece per call, running this script each time: it
+#    stages the piece in $SEMPPL_GPU_STAGE (/tmp, kept while the machine stays warm) and stops until the set is
+#    complete; the call that completes it unpacks gpu-bin/ (cli, bench) and .gpu-dotnet/ and goes on.
+#    Where the SDK and NuGet exist instead, `dotnet publish ... -p:OrtGpu=true -o gpu-bin/{cli,bench}` works too.
+# 1. CUDA 13 + cuDNN 9 from PyTorch's pip packages (site-packages/nvidia/**/lib) on LD_LIBRARY_PATH;
+# 2. 20-step CUDA smoke test of the quickstart config (semppl train --device cuda --profile), then the same 20
+#    steps on the CPU of that machine: the two loss curves are compared;
+# 3. ResNet-50 224 px: our step vs the same step in PyTorch on CUDA (SemPPL.Benchmarks step --case r50);
+# 4. the quickstart network's step, ours vs PyTorch, on CUDA (step --case b);
+# 5. the whole quickstart on CUDA, while time allows.
+# Everything is logged to $OUT (or /tmp/semppl-gpu). About 5 minutes on an H200 once unpacked.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/semppl-gpu}; mkdir -p "$OUT"
-exec > >(tee "$OUT/check-cuda.log") 2>&1
+exec > >(tee -a "$OUT/check-cuda.log") 2>&1
+STAGE=${SEMPPL_GPU_STAGE:-/tmp/semppl-gpu-stage}
 PY=${PYTHON:-python3}
-BIN=${SEMPPL_GPU_BIN:-gpu-bin}
 R50_BATCH=${R50_BATCH:-64}
+T0=$(date +%s)
+stamp() { echo "[$(( $(date +%s) - T0 )) s] $*"; }
 
-echo "== 1. CUDA libraries from the PyTorch pip packages ($($PY -c 'import sys; print(sys.executable)'))"
+if [ ! -f gpu-bin/cli/semppl.dll ] && [ -f .gpu/SHA256SUMS ]; then
+  stamp "== 0. staging the CUDA build"
+  mkdir -p "$STAGE"; cp -f .gpu/SHA256SUMS .gpu/payload.part-* "$STAGE/" 2>/dev/null
+  need=$(awk '{print $2}' "$STAGE/SHA256SUMS"); have=0; total=0
+  for p in $need; do total=$((total + 1)); [ -f "$STAGE/$p" ] && have=$((have + 1)); done
+  echo "staged $have of $total pieces: $(cd "$STAGE" && ls payload.part-* | tr '\n' ' ')"
+  if [ "$have" -lt "$total" ]; then echo "carry the next piece and run again"; exit 0; fi
+  (cd "$STAGE" && sha256sum -c --quiet SHA256SUMS) || { echo "piece checksum mismatch"; exit 3; }
+  mkdir -p "$STAGE/x" && cat $(for p in $need; do echo "$STAGE/$p"; done) | tar -xf - -C "$STAGE/x" || exit 3
+  xz -dc "$STAGE/x/bundle.tar.xz" | tar -xf - || exit 3
+  mv dotnet .gpu-dotnet
+  xz -dc "$STAGE/x/cuda-provider.xz" > gpu-bin/cli/runtimes/linux-x64/native/libonnxruntime_providers_cuda.so || exit 3
+  for f in libonnxruntime.so libonnxruntime_providers_cuda.so; do
+    ln -sf "$PWD/gpu-bin/cli/runtimes/linux-x64/native/$f" "gpu-bin/bench/runtimes/linux-x64/native/$f"
+  done
+  stamp "unpacked: $(du -sh gpu-bin .gpu-dotnet | tr '\n' ' ')"
+fi
+
+stamp "== 1. CUDA libraries from the PyTorch pip packages ($($PY -c 'import sys; print(sys.executable)'))"
 LIBDIRS=$($PY - <<'PYEOF'
 import glob, os, site
 roots = set(site.getsitepackages() + [site.getusersitepackages()])
@@ -33,40 +51,69 @@ try:
     roots.update(os.path.dirname(p) for p in nvidia.__path__)
 except Exception:
     pass
-print(":".join(sorted({d for r in roots for d in glob.glob(os.path.join(r, "nvidia", "*", "lib"))})))
+dirs = {os.path.dirname(f) for r in roots for f in glob.glob(os.path.join(r, "nvidia", "**", "lib*.so*"), recursive=True)}
+print(":".join(sorted(dirs)))
 PYEOF
 )
+[ -d /usr/local/nvidia/lib64 ] && LIBDIRS="$LIBDIRS:/usr/local/nvidia/lib64"
 echo "lib folders: ${LIBDIRS:-NONE}"
 export LD_LIBRARY_PATH="${LIBDIRS}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-for lib in libcudart.so.13 libcublas.so.13 libcublasLt.so.13 libcufft.so.12 libcurand.so.10 libcudnn.so.9; do
+for lib in libcuda.so.1 libcudart.so.13 libcublas.so.13 libcublasLt.so.13 libcufft.so.12 libcurand.so.10 libcudnn.so.9; do
   hit=$(IFS=:; for d in $LIBDIRS; do ls "$d/$lib" 2>/dev/null; done | head -1)
-  printf '  %-20s %s\n' "$lib" "${hit:-MISSING}"
+  printf '  %-20s %s\n' "$lib" "${hit:-not in those folders}"
 done
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || echo "nvidia-smi failed"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader || echo "nvidia-smi failed"
 $PY -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available(), "cudnn", torch.backends.cudnn.version())'
+lscpu | grep -E '^Model name|^CPU\(s\)' || true
 
-echo "== 2. SemPPL CUDA binaries"
-if [ -x "$BIN/cli/semppl" ] || [ -f "$BIN/cli/semppl.dll" ]; then
-  SEMPPL=(dotnet "$BIN/cli/semppl.dll"); BENCH=(dotnet "$BIN/bench/SemPPL.Benchmarks.dll")
-  [ -x "$BIN/cli/semppl" ] && SEMPPL=("$BIN/cli/semppl")
-  [ -x "$BIN/bench/SemPPL.Benchmarks" ] && BENCH=("$BIN/bench/SemPPL.Benchmarks")
-elif command -v dotnet >/dev/null && dotnet build SemPPL.Ort.sln -c Release -p:OrtGpu=true 2>&1 | tail -3; then
-  SEMPPL=(dotnet src/SemPPL.Cli/bin/Release/net10.0/semppl.dll); BENCH=(dotnet tests/SemPPL.Benchmarks/bin/Release/net10.0/SemPPL.Benchmarks.dll)
+stamp "== 2. SemPPL CUDA binaries"
+if [ -x .gpu-dotnet/dotnet ]; then
+  export DOTNET_ROOT=$PWD/.gpu-dotnet; DOTNET=$DOTNET_ROOT/dotnet
 else
-  SEMPPL=(); echo "NO CUDA BUILD: no $BIN/ carried and no dotnet SDK/NuGet here; only the PyTorch half runs"
+  DOTNET=$(command -v dotnet || true)
 fi
-CUDA_EP=$(find "$BIN" src/SemPPL.Cli/bin -name 'libonnxruntime_providers_cuda.so' 2>/dev/null | head -1)
-echo "ORT CUDA provider: ${CUDA_EP:-NOT FOUND (carry limit? see the header)}"
+export DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+export SEMPPL_PYTHON=$(command -v "$PY")
+if [ -z "$DOTNET" ] || [ ! -f gpu-bin/cli/semppl.dll ]; then
+  echo "NO CUDA BUILD: gpu-bin/ and a .NET runtime are needed (scripts/gpu/pack.sh); nothing more to run"; exit 2
+fi
+SEMPPL=("$DOTNET" gpu-bin/cli/semppl.dll); BENCH=("$DOTNET" gpu-bin/bench/SemPPL.Benchmarks.dll)
+"$DOTNET" --list-runtimes
+ls -l gpu-bin/cli/runtimes/linux-x64/native/
 
-if [ ${#SEMPPL[@]} -gt 0 ]; then
-  echo "== 3. 20-step CUDA smoke test (quickstart)"
-  timeout 240 "${SEMPPL[@]}" train --config configs/quickstart.yaml --device cuda --steps 20 --no-eval --profile \
-    --out "$OUT/quickstart" ; echo "smoke test exit code: $?"
-  tail -2 "$OUT/quickstart/metrics.jsonl" 2>/dev/null
-  echo "== 4. ResNet-50 224 px step, ours vs PyTorch, CUDA, B_u = $R50_BATCH (+ B_u/4 labelled), L = 2"
-  timeout 300 "${BENCH[@]}" step --case r50 --device cuda --batch "$R50_BATCH" --warmup 3 --steps 10 --threads 16
-else
-  echo "== 4. ResNet-50 224 px step, PyTorch only (our side needs the CUDA build)"
-  echo "   (the benchmark writes the artifact set and inputs; without dotnet there are none: nothing to time)"
-fi
-echo "done; log in $OUT/check-cuda.log"
+stamp "== 3. 20-step CUDA smoke test (quickstart network, 28x28x1, B = 64 + 16, L = 2)"
+SMOKE=(train --config configs/quickstart.yaml --steps 20 --set training.warmup_steps=5 --set training.log_every=1
+       --set training.checkpoint_every=20 --no-eval --profile)
+timeout 150 "${SEMPPL[@]}" "${SMOKE[@]}" --device cuda --out "$OUT/quickstart-cuda"; echo "CUDA smoke test exit code: $?"
+cp "$OUT/quickstart-cuda/metrics.jsonl" "$OUT/metrics-cuda.jsonl" 2>/dev/null
+stamp "   the same 20 steps on this machine's CPU, for comparison"
+timeout 60 "${SEMPPL[@]}" "${SMOKE[@]}" --device cpu --out "$OUT/quickstart-cpu"; echo "CPU run exit code: $?"
+cp "$OUT/quickstart-cpu/metrics.jsonl" "$OUT/metrics-cpu.jsonl" 2>/dev/null
+$PY - "$OUT/metrics-cuda.jsonl" "$OUT/metrics-cpu.jsonl" <<'PYEOF'
+import json, sys
+def rows(p):
+    try: return [json.loads(l) for l in open(p) if l.strip()]
+    except OSError: return []
+a, b = rows(sys.argv[1]), rows(sys.argv[2])
+print(f"rows: cuda {len(a)}, cpu {len(b)}")
+for ra, rb in zip(a, b):
+    print(f"  step {ra.get('step'):>3}  loss cuda {ra.get('loss', float('nan')):.5f}  cpu {rb.get('loss', float('nan')):.5f}"
+          f"  pl-acc cuda {ra.get('pseudoLabelAccuracy')}  cpu {rb.get('pseudoLabelAccuracy')}  img/s cuda {ra.get('imagesPerSecond', 0):.0f}  cpu {rb.get('imagesPerSecond', 0):.0f}")
+if a and b:
+    d = max(abs(ra['loss'] - rb['loss']) for ra, rb in zip(a, b))
+    print(f"largest |loss cuda - loss cpu| over {min(len(a), len(b))} steps: {d:.2e}")
+PYEOF
+rm -rf "$OUT/quickstart-cuda" "$OUT/quickstart-cpu"   # only 8 files come back
+
+stamp "== 4. ResNet-50 224 px step, ours vs PyTorch, CUDA, B_u = $R50_BATCH (+ B_u/4 labelled), L = 2"
+timeout 240 "${BENCH[@]}" step --case r50 --device cuda --batch "$R50_BATCH" --warmup 3 --steps 10 --threads 16
+echo "r50 exit code: $?"
+
+stamp "== 5. quickstart network step, ours vs PyTorch, CUDA"
+timeout 90 "${BENCH[@]}" step --case b --device cuda --warmup 3 --steps 20 --threads 16
+echo "case b exit code: $?"
+
+stamp "== 6. the whole quickstart (1,000 steps and the evaluation) on CUDA, if time allows"
+timeout ${QUICKSTART_S:-75} "${SEMPPL[@]}" train --config configs/quickstart.yaml --device cuda --out "$OUT/qs"
+echo "quickstart exit code: $?"; cp "$OUT/qs/summary.json" "$OUT/quickstart-summary.json" 2>/dev/null; rm -rf "$OUT/qs"
+stamp "done; log in $OUT/check-cuda.log"

@@ -23,7 +23,9 @@ public sealed record StepParts(double Loss, double Augmentation, double Semantic
 /// </summary>
 public static class ReferenceHarness
 {
-    public const string Python = "/usr/bin/python3";
+    /// <summary>The interpreter that runs the reference: /usr/bin/python3 (Debian's python3-torch), or SEMPPL_PYTHON
+    /// where torch lives elsewhere (the GPU machine's PyTorch is in a virtual environment).</summary>
+    public static readonly string Python = Environment.GetEnvironmentVariable("SEMPPL_PYTHON") is { Length: > 0 } p ? p : "/usr/bin/python3";
 
     public static string RepoRoot()
     {
@@ -43,7 +45,7 @@ public static class ReferenceHarness
         catch (Exception e) { return $"{Python} could not be started: {e.Message}"; }
     });
 
-    /// <summary>Null when /usr/bin/python3 imports torch; otherwise why not.</summary>
+    /// <summary>Null when <see cref="Python"/> imports torch; otherwise why not.</summary>
     public static string? TorchUnavailableReason() => TorchProbe.Value;
 
     /// <summary>A fixed batch: large (and small) views ~ N(0, 1) and labels in [0, K), from <paramref name="seed"/>.</summary>
