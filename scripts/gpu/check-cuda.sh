@@ -13,7 +13,8 @@
 # 3. ResNet-50 224 px: our step vs the same step in PyTorch on CUDA (SemPPL.Benchmarks step --case r50);
 # 4. the quickstart network's step, ours vs PyTorch, on CUDA (step --case b);
 # 5. the whole quickstart on CUDA, while time allows.
-# Everything is logged to $OUT (or /tmp/semppl-gpu). About 5 minutes on an H200 once unpacked.
+# SEMPPL_GPU_CHECKS picks sections (default smoke,r50,b,quickstart; devicecheck adds the CUDA-vs-CPU comparison of
+# DeviceComparison). Everything is logged to $OUT (or /tmp/semppl-gpu). About 3 minutes on an H200 once unpacked.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/semppl-gpu}; mkdir -p "$OUT"
@@ -41,6 +42,13 @@ if [ ! -f gpu-bin/cli/semppl.dll ] && [ -f .gpu/SHA256SUMS ]; then
   done
   stamp "unpacked: $(du -sh gpu-bin .gpu-dotnet | tr '\n' ' ')"
 fi
+
+if [ -d .gpu/overlay ] && [ -d gpu-bin ]; then
+  for app in cli bench; do [ -d ".gpu/overlay/$app" ] && cp -f ".gpu/overlay/$app"/* "gpu-bin/$app/"; done
+  stamp "laid .gpu/overlay (our assemblies, rebuilt) over gpu-bin/"
+fi
+CHECKS=${SEMPPL_GPU_CHECKS:-smoke,r50,b,quickstart}
+want() { case ",$CHECKS," in *",$1,"*) return 0;; *) return 1;; esac; }
 
 stamp "== 1. CUDA libraries from the PyTorch pip packages ($($PY -c 'import sys; print(sys.executable)'))"
 LIBDIRS=$($PY - <<'PYEOF'
@@ -81,6 +89,16 @@ SEMPPL=("$DOTNET" gpu-bin/cli/semppl.dll); BENCH=("$DOTNET" gpu-bin/bench/SemPPL
 "$DOTNET" --list-runtimes
 ls -l gpu-bin/cli/runtimes/linux-x64/native/
 
+if want devicecheck; then
+  stamp "== 2b. CUDA vs CPU, tensor by tensor and node by node (SemPPL.Benchmarks devicecheck)"
+  timeout 180 "${BENCH[@]}" devicecheck --config configs/quickstart.yaml --device cuda --steps 2
+  echo "devicecheck exit code: $?"
+  stamp "   again with graph optimisation off (a fusion or a kernel?)"
+  SEMPPL_ORT_GRAPH_OPTIMIZATION=disable timeout 120 "${BENCH[@]}" devicecheck --config configs/quickstart.yaml --device cuda --steps 2 --graphs none
+  echo "devicecheck (optimisation off) exit code: $?"
+fi
+
+want smoke && {
 stamp "== 3. 20-step CUDA smoke test (quickstart network, 28x28x1, B = 64 + 16, L = 2)"
 SMOKE=(train --config configs/quickstart.yaml --steps 20 --set training.warmup_steps=5 --set training.log_every=1
        --set training.checkpoint_every=20 --no-eval --profile)
@@ -104,16 +122,23 @@ if a and b:
     print(f"largest |loss cuda - loss cpu| over {min(len(a), len(b))} steps: {d:.2e}")
 PYEOF
 rm -rf "$OUT/quickstart-cuda" "$OUT/quickstart-cpu"   # only 8 files come back
+}
 
+want r50 && {
 stamp "== 4. ResNet-50 224 px step, ours vs PyTorch, CUDA, B_u = $R50_BATCH (+ B_u/4 labelled), L = 2"
 timeout 240 "${BENCH[@]}" step --case r50 --device cuda --batch "$R50_BATCH" --warmup 3 --steps 10 --threads 16
 echo "r50 exit code: $?"
+}
 
+want b && {
 stamp "== 5. quickstart network step, ours vs PyTorch, CUDA"
 timeout 90 "${BENCH[@]}" step --case b --device cuda --warmup 3 --steps 20 --threads 16
 echo "case b exit code: $?"
+}
 
+want quickstart && {
 stamp "== 6. the whole quickstart (1,000 steps and the evaluation) on CUDA, if time allows"
 timeout ${QUICKSTART_S:-75} "${SEMPPL[@]}" train --config configs/quickstart.yaml --device cuda --out "$OUT/qs"
 echo "quickstart exit code: $?"; cp "$OUT/qs/summary.json" "$OUT/quickstart-summary.json" 2>/dev/null; rm -rf "$OUT/qs"
+}
 stamp "done; log in $OUT/check-cuda.log"

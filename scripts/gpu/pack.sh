@@ -10,14 +10,35 @@
 #   SHA256SUMS        of the pieces
 # Then carry one piece per call (see check-cuda.sh): each call stages its piece in /tmp on the device, and the call
 # that completes the set unpacks it and runs the checks.
+#
+#   bash scripts/gpu/pack.sh --overlay   rebuilds only our own assemblies into .gpu/overlay/{cli,bench} (about 1 MB):
+#   carry .gpu/overlay with the last piece and check-cuda.sh lays it over the unpacked build; the pieces stay valid.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 WORK=${SEMPPL_PACK_WORK:-/tmp/semppl-gpu-pack}
 PIECE=${SEMPPL_PACK_PIECE:-57800000}
-rm -rf "$WORK" && mkdir -p "$WORK/src" "$WORK/stage/gpu-bin" "$WORK/stage/dotnet/shared"
-# Build from a copy so that the CPU build outputs of this checkout are not switched to the GPU package.
-git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$WORK/src"
+copy_tree() {  # build from a copy so that the CPU build outputs of this checkout are not switched to the GPU package
+  rm -rf "$WORK/src" && mkdir -p "$WORK/src"
+  git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$WORK/src"
+}
+if [ "${1:-}" = "--overlay" ]; then
+  copy_tree
+  rm -rf "$ROOT/.gpu/overlay"
+  for app in cli:src/SemPPL.Cli bench:tests/SemPPL.Benchmarks; do
+    name=${app%%:*}; proj=${app#*:}
+    dotnet publish "$WORK/src/$proj" -c Release -p:OrtGpu=true -o "$WORK/overlay/$name" 2>&1 | tail -1
+    mkdir -p "$ROOT/.gpu/overlay/$name"
+    for f in "$WORK/overlay/$name"/SemPPL.*.dll "$WORK/overlay/$name"/semppl.dll "$WORK/overlay/$name"/*.deps.json; do
+      [ -f "$f" ] || continue
+      # only what differs from the build inside the pieces (the 5 MB data assembly rarely does)
+      cmp -s "$f" "$WORK/stage/gpu-bin/$name/$(basename "$f")" || cp "$f" "$ROOT/.gpu/overlay/$name/"
+    done
+  done
+  du -sh "$ROOT/.gpu/overlay"; exit 0
+fi
+rm -rf "$WORK" && mkdir -p "$WORK/stage/gpu-bin" "$WORK/stage/dotnet/shared"
+copy_tree
 for app in cli:src/SemPPL.Cli bench:tests/SemPPL.Benchmarks; do
   name=${app%%:*}; proj=${app#*:}
   dotnet publish "$WORK/src/$proj" -c Release -p:OrtGpu=true -o "$WORK/stage/gpu-bin/$name" 2>&1 | tail -1

@@ -7,6 +7,7 @@ var benchmarks = new Dictionary<string, Func<string[], int>>(StringComparer.Ordi
     ["autodiff"] = SemPPL.Benchmarks.Autodiff.AutodiffBenchmark.Run,
     ["graphgen-imagenet"] = SemPPL.Benchmarks.Graphgen.GraphgenImageNetBenchmark.Run,
     ["step"] = SemPPL.Benchmarks.Step.StepBenchmark.Run,
+    ["devicecheck"] = SemPPL.Benchmarks.DeviceCheck.DeviceComparison.Run,
 };
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
 {

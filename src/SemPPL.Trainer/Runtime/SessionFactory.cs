@@ -117,7 +117,7 @@ public sealed class SessionFactory : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         var o = new SessionOptions
         {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            GraphOptimizationLevel = OptimizationLevel(),
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             IntraOpNumThreads = IntraOpThreads,
             InterOpNumThreads = 1,
@@ -146,6 +146,19 @@ public sealed class SessionFactory : IDisposable
             throw;
         }
     }
+
+    /// <summary>Environment variable that lowers ONNX Runtime's graph optimisation (disable | basic | extended | all),
+    /// to tell a fusion's fault from a kernel's when a device disagrees with the CPU.</summary>
+    public const string OptimizationVariable = "SEMPPL_ORT_GRAPH_OPTIMIZATION";
+
+    private static GraphOptimizationLevel OptimizationLevel() => Environment.GetEnvironmentVariable(OptimizationVariable)?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "all" => GraphOptimizationLevel.ORT_ENABLE_ALL,
+        "extended" => GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "basic" => GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "disable" or "none" => GraphOptimizationLevel.ORT_DISABLE_ALL,
+        var v => throw new ArgumentException($"{OptimizationVariable}='{v}': expected disable, basic, extended or all"),
+    };
 
     public InferenceSession CreateSession(byte[] model)
     {
