@@ -112,7 +112,12 @@ public sealed class GraphRunner : IDisposable
             io = _session.CreateIoBinding();
             foreach (var name in InputNames) io.BindInput(name, inputs[name].Value);
             foreach (var name in OutputNames) io.BindOutput(name, allOutputs[name].Value);
-            return new GraphBinding(this, io, new Dictionary<string, DeviceTensor>(inputs, StringComparer.Ordinal), allOutputs, owned);
+            // On CUDA, ORT copies a host input to the device when it is BOUND, not when the graph runs: host staging
+            // inputs must be bound again before every run, or each run sees the values they had at bind time.
+            var rebind = Factory.IsCuda
+                ? InputNames.Where(n => !inputs[n].IsOnDevice).Select(n => (n, inputs[n])).ToArray()
+                : [];
+            return new GraphBinding(this, io, new Dictionary<string, DeviceTensor>(inputs, StringComparer.Ordinal), allOutputs, owned, rebind);
         }
         catch
         {
@@ -122,11 +127,16 @@ public sealed class GraphRunner : IDisposable
         }
     }
 
-    /// <summary>Runs the graph with a binding made by this runner. No managed allocation.</summary>
+    /// <summary>
+    /// Runs the graph with a binding made by this runner. On the CPU no managed allocation; on CUDA the host inputs
+    /// are bound again first (<see cref="GraphBinding.HostInputs"/>), which copies them to the device.
+    /// </summary>
     public void Run(GraphBinding binding)
     {
         if (!ReferenceEquals(binding.Runner, this))
             throw new ArgumentException($"binding of graph '{binding.Runner.Name}' run on graph '{Name}'");
+        var host = binding.HostInputArray; // an array: no enumerator allocation on the hot path
+        for (int i = 0; i < host.Length; i++) binding.IoBinding.BindInput(host[i].Name, host[i].Tensor.Value);
         _session.RunWithBinding(_runOptions, binding.IoBinding);
     }
 
@@ -159,8 +169,10 @@ public sealed class GraphBinding : IDisposable
     private readonly List<DeviceTensor> _owned;
 
     internal GraphBinding(GraphRunner runner, OrtIoBinding io, IReadOnlyDictionary<string, DeviceTensor> inputs,
-                          IReadOnlyDictionary<string, DeviceTensor> outputs, List<DeviceTensor> owned)
+                          IReadOnlyDictionary<string, DeviceTensor> outputs, List<DeviceTensor> owned,
+                          (string Name, DeviceTensor Tensor)[] hostInputs)
     {
+        HostInputArray = hostInputs;
         Runner = runner;
         IoBinding = io;
         Inputs = inputs;
@@ -172,6 +184,12 @@ public sealed class GraphBinding : IDisposable
     public OrtIoBinding IoBinding { get; }
     public IReadOnlyDictionary<string, DeviceTensor> Inputs { get; }
     public IReadOnlyDictionary<string, DeviceTensor> Outputs { get; }
+
+    /// <summary>Inputs in host memory that are re-bound before every run: on CUDA, every host input; on the CPU, none
+    /// (the binding reads the host buffer itself).</summary>
+    public IReadOnlyList<(string Name, DeviceTensor Tensor)> HostInputs => HostInputArray;
+
+    internal (string Name, DeviceTensor Tensor)[] HostInputArray { get; }
 
     public DeviceTensor Output(string name) => Outputs.TryGetValue(name, out var t) ? t
         : throw new KeyNotFoundException($"graph '{Runner.Name}' has no output named '{name}'");
