@@ -128,6 +128,11 @@ want r50 && {
 stamp "== 4. ResNet-50 224 px step, ours vs PyTorch, CUDA, B_u = $R50_BATCH (+ B_u/4 labelled), L = 2"
 timeout 240 "${BENCH[@]}" step --case r50 --device cuda --batch "$R50_BATCH" --warmup 3 --steps 10 --threads 16
 echo "r50 exit code: $?"
+if want r50-exhaustive; then
+  stamp "   again with cuDNN's exhaustive algorithm search (as PyTorch's cudnn.benchmark)"
+  SEMPPL_CUDNN_CONV_ALGO_SEARCH=EXHAUSTIVE timeout 240 "${BENCH[@]}" step --case r50 --device cuda --batch "$R50_BATCH" --warmup 3 --steps 10 --threads 16
+  echo "r50 (exhaustive) exit code: $?"
+fi
 }
 
 want b && {

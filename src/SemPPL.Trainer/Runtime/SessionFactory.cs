@@ -133,7 +133,7 @@ public sealed class SessionFactory : IDisposable
                 {
                     ["device_id"] = DeviceId.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     // EXHAUSTIVE benchmarks at start and may pick different algorithms run to run.
-                    ["cudnn_conv_algo_search"] = "HEURISTIC",
+                    ["cudnn_conv_algo_search"] = ConvAlgorithmSearch(),
                     ["do_copy_in_default_stream"] = "1",
                 });
                 o.AppendExecutionProvider_CUDA(cuda);
@@ -150,6 +150,18 @@ public sealed class SessionFactory : IDisposable
     /// <summary>Environment variable that lowers ONNX Runtime's graph optimisation (disable | basic | extended | all),
     /// to tell a fusion's fault from a kernel's when a device disagrees with the CPU.</summary>
     public const string OptimizationVariable = "SEMPPL_ORT_GRAPH_OPTIMIZATION";
+
+    /// <summary>Environment variable choosing cuDNN's convolution algorithm search: HEURISTIC (the default: the same
+    /// algorithms every run), EXHAUSTIVE (benchmarks each convolution once per session, as torch.backends.cudnn.benchmark;
+    /// faster steps, run-to-run choice may differ) or DEFAULT.</summary>
+    public const string ConvAlgorithmSearchVariable = "SEMPPL_CUDNN_CONV_ALGO_SEARCH";
+
+    private static string ConvAlgorithmSearch() => Environment.GetEnvironmentVariable(ConvAlgorithmSearchVariable)?.Trim().ToUpperInvariant() switch
+    {
+        null or "" => "HEURISTIC",
+        var v when v is "HEURISTIC" or "EXHAUSTIVE" or "DEFAULT" => v,
+        var v => throw new ArgumentException($"{ConvAlgorithmSearchVariable}='{v}': expected HEURISTIC, EXHAUSTIVE or DEFAULT"),
+    };
 
     private static GraphOptimizationLevel OptimizationLevel() => Environment.GetEnvironmentVariable(OptimizationVariable)?.Trim().ToLowerInvariant() switch
     {
