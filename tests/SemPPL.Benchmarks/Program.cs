@@ -4,6 +4,7 @@ var benchmarks = new Dictionary<string, Func<string[], int>>(StringComparer.Ordi
 {
     ["data"] = SemPPL.Benchmarks.Data.DataPipelineBenchmark.Run,
     ["quality"] = SemPPL.Benchmarks.Quality.QualityExperiment.Run,
+    ["quality-merge"] = SemPPL.Benchmarks.Quality.QualityExperiment.Merge,
     ["autodiff"] = SemPPL.Benchmarks.Autodiff.AutodiffBenchmark.Run,
     ["graphgen-imagenet"] = SemPPL.Benchmarks.Graphgen.GraphgenImageNetBenchmark.Run,
     ["step"] = SemPPL.Benchmarks.Step.StepBenchmark.Run,

@@ -156,14 +156,20 @@ public sealed class SessionFactory : IDisposable
     /// faster steps, run-to-run choice may differ) or DEFAULT.</summary>
     public const string ConvAlgorithmSearchVariable = "SEMPPL_CUDNN_CONV_ALGO_SEARCH";
 
-    private static string ConvAlgorithmSearch() => Environment.GetEnvironmentVariable(ConvAlgorithmSearchVariable)?.Trim().ToUpperInvariant() switch
+    private static string ConvAlgorithmSearch() => ParseConvAlgorithmSearch(Environment.GetEnvironmentVariable(ConvAlgorithmSearchVariable));
+
+    /// <summary>The cuDNN search mode a value of <see cref="ConvAlgorithmSearchVariable"/> names (null or empty: HEURISTIC).</summary>
+    public static string ParseConvAlgorithmSearch(string? value) => value?.Trim().ToUpperInvariant() switch
     {
         null or "" => "HEURISTIC",
         var v when v is "HEURISTIC" or "EXHAUSTIVE" or "DEFAULT" => v,
         var v => throw new ArgumentException($"{ConvAlgorithmSearchVariable}='{v}': expected HEURISTIC, EXHAUSTIVE or DEFAULT"),
     };
 
-    private static GraphOptimizationLevel OptimizationLevel() => Environment.GetEnvironmentVariable(OptimizationVariable)?.Trim().ToLowerInvariant() switch
+    private static GraphOptimizationLevel OptimizationLevel() => ParseOptimizationLevel(Environment.GetEnvironmentVariable(OptimizationVariable));
+
+    /// <summary>The level a value of <see cref="OptimizationVariable"/> names (null or empty: all).</summary>
+    public static GraphOptimizationLevel ParseOptimizationLevel(string? value) => value?.Trim().ToLowerInvariant() switch
     {
         null or "" or "all" => GraphOptimizationLevel.ORT_ENABLE_ALL,
         "extended" => GraphOptimizationLevel.ORT_ENABLE_EXTENDED,

@@ -21,6 +21,29 @@ public static class QualityExperiment
 {
     public sealed record ArmResult(string Arm, int Budget, int Seed, double FineTune, double? Knn, double? Linear, double Minutes, string Folder);
 
+    /// <summary>
+    /// Combines the quality.json of several harness runs (e.g. one seed each) into one table and plot:
+    ///   quality-merge --out runs/quality100-merged runs/quality100 runs/quality100-s1
+    /// </summary>
+    public static int Merge(string[] args)
+    {
+        string outRoot = Arg(args, "--out") ?? "runs/quality-merged";
+        var folders = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (i == 0 || args[i - 1] != "--out")).ToList();
+        var results = folders.SelectMany(f => JsonSerializer.Deserialize<List<ArmResult>>(File.ReadAllText(Path.Combine(f, "quality.json")))
+                                              ?? throw new InvalidDataException($"{f}/quality.json is empty")).ToList();
+        var budgets = results.Select(r => r.Budget).Distinct().Order().ToArray();
+        var arms = results.Select(r => r.Arm).Distinct().ToArray();
+        var table = Table(results, budgets, arms);
+        Console.WriteLine($"merged {results.Count} runs from {string.Join(", ", folders)}");
+        Console.WriteLine(table);
+        Directory.CreateDirectory(outRoot);
+        File.WriteAllText(Path.Combine(outRoot, "quality.md"), table);
+        File.WriteAllText(Path.Combine(outRoot, "quality.json"), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+        PlotPseudoLabelAccuracy(results.Where(r => r.Arm == "semppl").ToList(), Path.Combine(outRoot, "pseudo-label-accuracy.png"));
+        Console.WriteLine($"wrote {outRoot}/quality.md, quality.json, pseudo-label-accuracy.png");
+        return 0;
+    }
+
     public static int Run(string[] args)
     {
         string config = Arg(args, "--config") ?? "configs/fashion-mnist.yaml";
