@@ -33,15 +33,8 @@ public static class QualityExperiment
                                               ?? throw new InvalidDataException($"{f}/quality.json is empty")).ToList();
         var budgets = results.Select(r => r.Budget).Distinct().Order().ToArray();
         var arms = results.Select(r => r.Arm).Distinct().ToArray();
-        var table = Table(results, budgets, arms);
         Console.WriteLine($"merged {results.Count} runs from {string.Join(", ", folders)}");
-        Console.WriteLine(table);
-        Directory.CreateDirectory(outRoot);
-        File.WriteAllText(Path.Combine(outRoot, "quality.md"), table);
-        File.WriteAllText(Path.Combine(outRoot, "quality.json"), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
-        PlotPseudoLabelAccuracy(results.Where(r => r.Arm == "semppl").ToList(), Path.Combine(outRoot, "pseudo-label-accuracy.png"));
-        Console.WriteLine($"wrote {outRoot}/quality.md, quality.json, pseudo-label-accuracy.png");
-        return 0;
+        return Write(outRoot, results, budgets, arms);
     }
 
     public static int Run(string[] args)
@@ -75,6 +68,12 @@ public static class QualityExperiment
                     Console.WriteLine($"  {arm,-12} {budget,4}/class seed {seed}: fine-tune {r.FineTune:P2}  k-NN {Fmt(r.Knn)}  linear {Fmt(r.Linear)}  ({r.Minutes:F1} min)");
                 }
 
+        return Write(outRoot, results, budgets, arms);
+    }
+
+    /// <summary>Prints the table and writes quality.md, quality.json and the pseudo-label accuracy plot.</summary>
+    private static int Write(string outRoot, List<ArmResult> results, int[] budgets, string[] arms)
+    {
         var table = Table(results, budgets, arms);
         Console.WriteLine(table);
         Directory.CreateDirectory(outRoot);
