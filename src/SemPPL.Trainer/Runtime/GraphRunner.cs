@@ -135,8 +135,7 @@ public sealed class GraphRunner : IDisposable
     {
         if (!ReferenceEquals(binding.Runner, this))
             throw new ArgumentException($"binding of graph '{binding.Runner.Name}' run on graph '{Name}'");
-        var host = binding.HostInputArray; // an array: no enumerator allocation on the hot path
-        for (int i = 0; i < host.Length; i++) binding.IoBinding.BindInput(host[i].Name, host[i].Tensor.Value);
+        binding.BindHostInputs();
         _session.RunWithBinding(_runOptions, binding.IoBinding);
     }
 
@@ -167,12 +166,13 @@ public sealed class GraphRunner : IDisposable
 public sealed class GraphBinding : IDisposable
 {
     private readonly List<DeviceTensor> _owned;
+    private readonly (string Name, DeviceTensor Tensor)[] _hostInputs;
 
     internal GraphBinding(GraphRunner runner, OrtIoBinding io, IReadOnlyDictionary<string, DeviceTensor> inputs,
                           IReadOnlyDictionary<string, DeviceTensor> outputs, List<DeviceTensor> owned,
                           (string Name, DeviceTensor Tensor)[] hostInputs)
     {
-        HostInputArray = hostInputs;
+        _hostInputs = hostInputs;
         Runner = runner;
         IoBinding = io;
         Inputs = inputs;
@@ -187,9 +187,14 @@ public sealed class GraphBinding : IDisposable
 
     /// <summary>Inputs in host memory that are re-bound before every run: on CUDA, every host input; on the CPU, none
     /// (the binding reads the host buffer itself).</summary>
-    public IReadOnlyList<(string Name, DeviceTensor Tensor)> HostInputs => HostInputArray;
+    public IReadOnlyList<(string Name, DeviceTensor Tensor)> HostInputs => _hostInputs;
 
-    internal (string Name, DeviceTensor Tensor)[] HostInputArray { get; }
+    /// <summary>Binds the <see cref="HostInputs"/> again (copying them to the device); a loop over an array, so no
+    /// enumerator allocation on the hot path.</summary>
+    internal void BindHostInputs()
+    {
+        for (int i = 0; i < _hostInputs.Length; i++) IoBinding.BindInput(_hostInputs[i].Name, _hostInputs[i].Tensor.Value);
+    }
 
     public DeviceTensor Output(string name) => Outputs.TryGetValue(name, out var t) ? t
         : throw new KeyNotFoundException($"graph '{Runner.Name}' has no output named '{name}'");

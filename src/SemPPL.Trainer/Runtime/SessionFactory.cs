@@ -39,6 +39,8 @@ public sealed class SessionFactory : IDisposable
     public const string CudaProviderName = "CUDAExecutionProvider";
 
     private readonly SessionSettings _settings;
+    private readonly GraphOptimizationLevel _optimizationLevel;
+    private readonly string _convAlgorithmSearch;
     private DeviceCopier? _copier;
     private bool _disposed;
 
@@ -49,6 +51,8 @@ public sealed class SessionFactory : IDisposable
         if (_settings.IntraOpThreads is < 0)
             throw new ArgumentOutOfRangeException(nameof(settings), "IntraOpThreads must be >= 0");
         IntraOpThreads = _settings.IntraOpThreads is > 0 ? _settings.IntraOpThreads.Value : Environment.ProcessorCount;
+        _optimizationLevel = ParseOptimizationLevel(Environment.GetEnvironmentVariable(OptimizationVariable));
+        _convAlgorithmSearch = ParseConvAlgorithmSearch(Environment.GetEnvironmentVariable(ConvAlgorithmSearchVariable));
         notice ??= line => Console.Error.WriteLine(line);
 
         if (requested.Kind == DeviceKind.Cpu)
@@ -117,7 +121,7 @@ public sealed class SessionFactory : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         var o = new SessionOptions
         {
-            GraphOptimizationLevel = OptimizationLevel(),
+            GraphOptimizationLevel = _optimizationLevel,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             IntraOpNumThreads = IntraOpThreads,
             InterOpNumThreads = 1,
@@ -133,7 +137,7 @@ public sealed class SessionFactory : IDisposable
                 {
                     ["device_id"] = DeviceId.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     // EXHAUSTIVE benchmarks at start and may pick different algorithms run to run.
-                    ["cudnn_conv_algo_search"] = ConvAlgorithmSearch(),
+                    ["cudnn_conv_algo_search"] = _convAlgorithmSearch,
                     ["do_copy_in_default_stream"] = "1",
                 });
                 o.AppendExecutionProvider_CUDA(cuda);
@@ -156,8 +160,6 @@ public sealed class SessionFactory : IDisposable
     /// faster steps, run-to-run choice may differ) or DEFAULT.</summary>
     public const string ConvAlgorithmSearchVariable = "SEMPPL_CUDNN_CONV_ALGO_SEARCH";
 
-    private static string ConvAlgorithmSearch() => ParseConvAlgorithmSearch(Environment.GetEnvironmentVariable(ConvAlgorithmSearchVariable));
-
     /// <summary>The cuDNN search mode a value of <see cref="ConvAlgorithmSearchVariable"/> names (null or empty: HEURISTIC).</summary>
     public static string ParseConvAlgorithmSearch(string? value) => value?.Trim().ToUpperInvariant() switch
     {
@@ -165,8 +167,6 @@ public sealed class SessionFactory : IDisposable
         var v when v is "HEURISTIC" or "EXHAUSTIVE" or "DEFAULT" => v,
         var v => throw new ArgumentException($"{ConvAlgorithmSearchVariable}='{v}': expected HEURISTIC, EXHAUSTIVE or DEFAULT"),
     };
-
-    private static GraphOptimizationLevel OptimizationLevel() => ParseOptimizationLevel(Environment.GetEnvironmentVariable(OptimizationVariable));
 
     /// <summary>The level a value of <see cref="OptimizationVariable"/> names (null or empty: all).</summary>
     public static GraphOptimizationLevel ParseOptimizationLevel(string? value) => value?.Trim().ToLowerInvariant() switch

@@ -20,16 +20,16 @@ public static class DataPipelineBenchmark
 {
     public static int Run(string[] args)
     {
-        int workers = Opt(args, "--workers", Environment.ProcessorCount);
-        int steps = Opt(args, "--steps", 6);
-        int images = Opt(args, "--images", 256);
-        int warmup = Opt(args, "--warmup", 3);
-        int repeat = Opt(args, "--repeat", 3);
+        int workers = BenchmarkOptions.Get(args, "--workers", Environment.ProcessorCount);
+        int steps = BenchmarkOptions.Get(args, "--steps", 6);
+        int images = BenchmarkOptions.Get(args, "--images", 256);
+        int warmup = BenchmarkOptions.Get(args, "--warmup", 3);
+        int repeat = BenchmarkOptions.Get(args, "--repeat", 3);
         Console.WriteLine($"workers={workers} cores={Environment.ProcessorCount} vector={System.Numerics.Vector<float>.Count} floats");
         if (Array.IndexOf(args, "--stages") >= 0)
         {
             string sdir = Directory.CreateTempSubdirectory("semppl-bench-").FullName;
-            try { MakeJpegs(sdir, Opt(args, "--images", 64)); DataStagesBenchmark.Run(sdir, Opt(args, "--rounds", 5), Str(args, "--dump")); }
+            try { MakeJpegs(sdir, BenchmarkOptions.Get(args, "--images", 64)); DataStagesBenchmark.Run(sdir, BenchmarkOptions.Get(args, "--rounds", 5), BenchmarkOptions.Get(args, "--dump")); }
             finally { Directory.Delete(sdir, true); }
             return 0;
         }
@@ -108,17 +108,5 @@ public static class DataPipelineBenchmark
             });
             img.SaveAsJpeg(Path.Combine(cls, $"img{i:D4}.jpg"), new SixLabors.ImageSharp.Formats.Jpeg.JpegEncoder { Quality = 90 });
         }
-    }
-
-    private static string? Str(string[] args, string name)
-    {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-    }
-
-    private static int Opt(string[] args, string name, int dflt)
-    {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : dflt;
     }
 }

@@ -29,11 +29,11 @@ public static class DeviceComparison
 {
     public static int Run(string[] args)
     {
-        string configFile = Opt(args, "--config", "configs/quickstart.yaml");
-        string device = Opt(args, "--device", "cuda");
-        int steps = int.Parse(Opt(args, "--steps", "2"));
-        double tol = double.Parse(Opt(args, "--tol", "0.01"), System.Globalization.CultureInfo.InvariantCulture);
-        var graphs = Opt(args, "--graphs", "target,train,pseudolabel").Split(',', StringSplitOptions.RemoveEmptyEntries).Where(g => g != "none").ToArray();
+        string configFile = BenchmarkOptions.Get(args, "--config", "configs/quickstart.yaml");
+        string device = BenchmarkOptions.Get(args, "--device", "cuda");
+        int steps = int.Parse(BenchmarkOptions.Get(args, "--steps", "2"));
+        double tol = double.Parse(BenchmarkOptions.Get(args, "--tol", "0.01"), System.Globalization.CultureInfo.InvariantCulture);
+        var graphs = BenchmarkOptions.Get(args, "--graphs", "target,train,pseudolabel").Split(',', StringSplitOptions.RemoveEmptyEntries).Where(g => g != "none").ToArray();
 
         string root = ReferenceHarness.RepoRoot();
         var config = ConfigLoader.Load(Path.IsPathRooted(configFile) ? configFile : Path.Combine(root, configFile));
@@ -42,7 +42,7 @@ public static class DeviceComparison
         var manifest = RunSetup.EnsureArtifacts(config, labelled, artifacts, _ => { });
         var batch = ReferenceHarness.MakeBatch(manifest.Shapes, seed: 1);
         Console.WriteLine($"device check: {configFile} on cpu vs {device}, {steps} steps, tolerance {tol:G3} (relative to the CPU tensor's largest magnitude)");
-        Console.WriteLine($"machine: {Quality.Machine.Describe()}; {SessionFactory.OptimizationVariable}={Environment.GetEnvironmentVariable(SessionFactory.OptimizationVariable) ?? "(all)"}");
+        Console.WriteLine($"machine: {Machine.Describe()}; {SessionFactory.OptimizationVariable}={Environment.GetEnvironmentVariable(SessionFactory.OptimizationVariable) ?? "(all)"}");
 
         const double lr = 0.05, tau = 0.99;
         var named = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
@@ -215,10 +215,4 @@ public static class DeviceComparison
     }
 
     private static double MaxAbs(HostTensor t) => Values(t).Select(Math.Abs).DefaultIfEmpty(0).Max();
-
-    private static string Opt(string[] args, string name, string fallback)
-    {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
-    }
 }

@@ -27,7 +27,7 @@ public static class QualityExperiment
     /// </summary>
     public static int Merge(string[] args)
     {
-        string outRoot = Arg(args, "--out") ?? "runs/quality-merged";
+        string outRoot = BenchmarkOptions.Get(args, "--out") ?? "runs/quality-merged";
         var folders = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (i == 0 || args[i - 1] != "--out")).ToList();
         var results = folders.SelectMany(f => JsonSerializer.Deserialize<List<ArmResult>>(File.ReadAllText(Path.Combine(f, "quality.json")))
                                               ?? throw new InvalidDataException($"{f}/quality.json is empty")).ToList();
@@ -39,13 +39,13 @@ public static class QualityExperiment
 
     public static int Run(string[] args)
     {
-        string config = Arg(args, "--config") ?? "configs/fashion-mnist.yaml";
-        var budgets = (Arg(args, "--budgets") ?? "10,100").Split(',').Select(int.Parse).ToArray();
-        var seeds = (Arg(args, "--seeds") ?? "0,1").Split(',').Select(int.Parse).ToArray();
-        string outRoot = Arg(args, "--out") ?? "runs/quality";
-        int? steps = Arg(args, "--steps") is { } s ? int.Parse(s) : null;
+        string config = BenchmarkOptions.Get(args, "--config") ?? "configs/fashion-mnist.yaml";
+        var budgets = (BenchmarkOptions.Get(args, "--budgets") ?? "10,100").Split(',').Select(int.Parse).ToArray();
+        var seeds = (BenchmarkOptions.Get(args, "--seeds") ?? "0,1").Split(',').Select(int.Parse).ToArray();
+        string outRoot = BenchmarkOptions.Get(args, "--out") ?? "runs/quality";
+        int? steps = BenchmarkOptions.Get(args, "--steps") is { } s ? int.Parse(s) : null;
         var sets = args.Select((a, i) => (a, i)).Where(t => t.a == "--set" && t.i + 1 < args.Length).Select(t => args[t.i + 1]).ToList();
-        var arms = (Arg(args, "--arms") ?? "supervised,contrastive,semppl").Split(',');
+        var arms = (BenchmarkOptions.Get(args, "--arms") ?? "supervised,contrastive,semppl").Split(',');
 
         Console.WriteLine($"quality table: {config}, budgets {string.Join(",", budgets)} labels/class, seeds {string.Join(",", seeds)}, arms {string.Join(",", arms)}");
         Console.WriteLine($"machine: {Machine.Describe()}");
@@ -145,25 +145,4 @@ public static class QualityExperiment
     }
 
     private static string Fmt(double? v) => v is { } x ? x.ToString("P2") : "-";
-
-    private static string? Arg(string[] args, string name)
-    {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-    }
-}
-
-/// <summary>What machine a benchmark ran on.</summary>
-public static class Machine
-{
-    public static string Describe()
-    {
-        string cpu = "unknown CPU";
-        try
-        {
-            cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? cpu;
-        }
-        catch (IOException) { }
-        return $"{cpu}, {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}";
-    }
 }

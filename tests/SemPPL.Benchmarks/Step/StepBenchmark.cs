@@ -26,12 +26,12 @@ public static class StepBenchmark
 {
     public static int Run(string[] args)
     {
-        string which = Opt(args, "--case", "both");
-        int warmup = int.Parse(Opt(args, "--warmup", "2")), steps = int.Parse(Opt(args, "--steps", "5"));
-        int threads = int.Parse(Opt(args, "--threads", "2"));
+        string which = BenchmarkOptions.Get(args, "--case", "both");
+        int warmup = int.Parse(BenchmarkOptions.Get(args, "--warmup", "2")), steps = int.Parse(BenchmarkOptions.Get(args, "--steps", "5"));
+        int threads = int.Parse(BenchmarkOptions.Get(args, "--threads", "2"));
         bool profile = args.Contains("--profile");
-        string device = Opt(args, "--device", "cpu");
-        int batchU = int.Parse(Opt(args, "--batch", "64"));
+        string device = BenchmarkOptions.Get(args, "--device", "cpu");
+        int batchU = int.Parse(BenchmarkOptions.Get(args, "--batch", "64"));
         Console.WriteLine($"command: SemPPL.Benchmarks step {string.Join(' ', args)}");
         Console.WriteLine($"machine: {CpuModel()}, {Environment.ProcessorCount} cores visible, {RuntimeInformation.OSDescription}, .NET {Environment.Version}");
         Console.WriteLine($"load average at start: {LoadAverage()}");
@@ -165,11 +165,5 @@ public static class StepBenchmark
     {
         try { return File.ReadLines("/proc/cpuinfo").First(l => l.StartsWith("model name")).Split(':', 2)[1].Trim(); }
         catch (Exception) { return RuntimeInformation.ProcessArchitecture.ToString(); }
-    }
-
-    private static string Opt(string[] args, string name, string fallback)
-    {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
     }
 }
