@@ -97,6 +97,7 @@ public sealed class ConvRuleTests(ITestOutputHelper output)
         var geo = ConvGeometry.Of(y.Producer!);
         g.Output(ConvBackward.WeightGradientIm2Col(g, x, dy, geo), "im2col");
         g.Output(ConvBackward.WeightGradientDilatedConv(g, x, dy, geo), "dilated");
+        g.Output(ConvBackward.WeightGradient(g, x, dy, geo, ConvWeightGradMethod.GatherIm2Col), "by_gather");
         var xd = RandomData(41, c.X); var dyd = RandomData(42, y.Shape);
         var outs = OrtRunner.Run(g, new Dictionary<string, HostTensor>
         {
@@ -105,7 +106,7 @@ public sealed class ConvRuleTests(ITestOutputHelper output)
             ["dy"] = HostTensor.Float(y.Shape, dyd.Select(v => (float)v).ToArray()),
         });
         var expected = Reference.Conv2dWeightGrad(c.X, xd, c.W, y.Shape, dyd, c.S, c.P, c.D, c.G);
-        foreach (var method in new[] { "im2col", "dilated" })
+        foreach (var method in new[] { "im2col", "dilated", "by_gather" })
         {
             double diff = 0, norm = 0;
             for (int i = 0; i < expected.Length; i++)
@@ -167,11 +168,15 @@ public sealed class ConvBackwardBenchmarks(ITestOutputHelper output)
     {
         if (Environment.GetEnvironmentVariable("SEMPPL_BENCH") != "1") return;
         int threads = int.TryParse(Environment.GetEnvironmentVariable("SEMPPL_BENCH_THREADS"), out var t) ? t : 2;
-        long[] xs = [32, 64, 16, 16], ws = [64, 64, 3, 3];
         var variants = new List<(string Label, Func<GraphBuilder, Dictionary<string, HostTensor>> Build)>();
-        foreach (var (label, s) in new[] { ("s1", 1L), ("s2", 2L) })
+        // A ResNet-ish layer, and two layers of the quickstart network (width 0.25, 28x28 input, stride-2 stem, batch 80).
+        foreach (var (xs, ws, shape) in new[] { (new long[] { 32, 64, 16, 16 }, new long[] { 64, 64, 3, 3 }, "32x64x16"),
+                                                (new long[] { 80, 16, 14, 14 }, new long[] { 16, 16, 3, 3 }, "80x16x14"),
+                                                (new long[] { 80, 64, 4, 4 }, new long[] { 64, 64, 3, 3 }, "80x64x4") })
+        foreach (var (stride, s) in new[] { ("s1", 1L), ("s2", 2L) })
         {
-            foreach (var method in new[] { ConvWeightGradMethod.Im2Col, ConvWeightGradMethod.DilatedConv })
+            string label = $"{shape} {stride}";
+            foreach (var method in new[] { ConvWeightGradMethod.Im2Col, ConvWeightGradMethod.GatherIm2Col, ConvWeightGradMethod.DilatedConv })
                 variants.Add(($"dW {method} {label}", g => Build(g, xs, ws, s, (g2, x, w, dy, geo) => ConvBackward.WeightGradient(g2, x, dy, geo, method))));
             variants.Add(($"dX ConvTranspose {label}", g => Build(g, xs, ws, s, (g2, x, w, dy, geo) => ConvBackward.InputGradient(g2, dy, w, geo))));
             variants.Add(($"forward Conv {label}", g => Build(g, xs, ws, s, (g2, x, w, dy, geo) => g2.Conv(x, w, null, [s, s], [1, 1, 1, 1]))));
@@ -206,7 +211,7 @@ public sealed class ConvBackwardBenchmarks(ITestOutputHelper output)
             foreach (var r in runs)
             {
                 r.Times.Sort();
-                output.WriteLine($"{r.Label,-24} min {r.Times[0],8:F2} ms  median {r.Times[r.Times.Count / 2],8:F2} ms");
+                output.WriteLine($"{r.Label,-36} min {r.Times[0],8:F2} ms  median {r.Times[r.Times.Count / 2],8:F2} ms");
             }
         }
         finally { foreach (var r in runs) r.Dispose(); }

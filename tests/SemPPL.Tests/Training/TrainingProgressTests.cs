@@ -7,17 +7,19 @@ namespace SemPPL.Tests.Training;
 [Collection(TinyRunCollection.Name)]
 public class TrainingProgressTests
 {
-    private static IReadOnlyList<StepMetrics> Train60(TempRun run)
+    private static IReadOnlyList<StepMetrics> TrainShort(TempRun run)
     {
         var config = TinyConfig.Create(c =>
         {
             c.Data.LabelsPerClass = 10;              // 100 labelled images
             c.Objective.QueueCapacity = "auto";      // 200 entries
             c.Optimizer.BaseLr = 8;                  // LARS moves each layer by ~lr x 1e-3 x |w| a step: small batches need a large lr
-            c.Training.Steps = 60;
+            // 100 steps: at lr 8 the first tens of steps are noisy enough that float rounding (e.g. a different but
+            // equally exact weight-gradient kernel) moves the 60-step loss by 0.1 either side of chance.
+            c.Training.Steps = 100;
             c.Training.WarmupSteps = 10;
             c.Training.LogEvery = 10;
-            c.Training.CheckpointEvery = 60;
+            c.Training.CheckpointEvery = 100;
         });
         TinyTraining.Run(config, run.Folder);
         return MetricsLog.ReadAll(run.Folder.Metrics);
@@ -27,13 +29,14 @@ public class TrainingProgressTests
     public void Short_run_lowers_the_loss()
     {
         using var run = new TempRun("progress");
-        var rows = Train60(run);
-        Assert.Equal([9L, 19, 29, 39, 49, 59], rows.Select(r => r.Step));
+        var rows = TrainShort(run);
+        Assert.Equal([9L, 19, 29, 39, 49, 59, 69, 79, 89, 99], rows.Select(r => r.Step));
         Assert.All(rows, r => Assert.True(double.IsFinite(r.Loss)));
         // The contrastive (augmentation) part: at chance it is log(1 + negatives) = log 11 = 2.40.
-        double first = rows.Take(2).Average(r => r.LossAugmentation), last = rows.TakeLast(2).Average(r => r.LossAugmentation);
+        double first = rows.Take(2).Average(r => r.LossAugmentation), last = rows.TakeLast(3).Average(r => r.LossAugmentation);
         Assert.True(last < first, $"augmentation loss did not fall: first rows {first:F3}, last rows {last:F3}");
-        // Measured (2 cores, tiny network, 60 steps): ~2.53 -> ~2.32; below chance means views are told apart.
+        // Measured (2 cores, tiny network, 100 steps, seeds 0/1/2): first two rows 2.48-2.96 -> last three 2.10-2.36;
+        // below chance means views are told apart.
         Assert.True(last < 0.95 * first, $"augmentation loss fell too little: first rows {first:F3}, last rows {last:F3}");
         Assert.True(last < Math.Log(11), $"augmentation loss {last:F3} is not below chance (log 11 = {Math.Log(11):F3})");
         Assert.All(rows, r => Assert.NotNull(r.PseudoLabelAccuracy));

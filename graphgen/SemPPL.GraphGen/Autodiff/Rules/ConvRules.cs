@@ -48,12 +48,20 @@ public sealed record ConvGeometry(long[] Strides, long[] Pads, long[] Dilations,
 /// <summary>How the Conv weight gradient is formed.</summary>
 public enum ConvWeightGradMethod
 {
-    /// <summary>Im2Col unless its column buffer would exceed <see cref="ConvBackward.Im2ColMaxElements"/>, then DilatedConv.</summary>
+    /// <summary>
+    /// GatherIm2Col (group 1) or Im2Col (other groups), unless the column buffer would exceed
+    /// <see cref="ConvBackward.Im2ColMaxElements"/>, then DilatedConv.
+    /// </summary>
     Auto,
     /// <summary>Unfold the padded input by kH*kW strided Slices, one batched MatMul with dY (sums over the batch inside the product).</summary>
     Im2Col,
     /// <summary>A Conv of the (channel-major) input with dY as the kernel, dilated by the forward stride.</summary>
     DilatedConv,
+    /// <summary>
+    /// Unfold the channels-last padded input with one Gather of all kH*kW taps (runs of C floats, no Concat pass), then
+    /// a MatMul per tap with dY; group 1 only (other groups take Im2Col).
+    /// </summary>
+    GatherIm2Col,
 }
 
 /// <summary>
@@ -64,8 +72,13 @@ public enum ConvWeightGradMethod
 /// ResNet-ish layer x, dY = [32,64,16,16], w [64,64,3,3], pad 1:
 ///   stride 1:  Im2Col 6.1 / 7.6    DilatedConv 11.7 / 16.4   (im2col 1.9x faster; forward Conv 4.3 / 4.6, dX 4.0 / 5.4)
 ///   stride 2:  Im2Col 2.8 / 3.2    DilatedConv 3.0 / 3.3     (a tie)
-/// With 2 threads (noisier under the load) the minima were 6.8 vs 14.2 ms at stride 1. So Im2Col is the
+/// With 2 threads (noisier under the load) the minima were 6.8 vs 14.2 ms at stride 1. So Im2Col was the
 /// default, as DESIGN.md found; Auto falls back to DilatedConv only when the column buffer would be huge.
+/// GatherIm2Col (one Gather of channels-last rows instead of kH*kW strided Slices + Concat), same benchmark with
+/// the quickstart's layers added, 1 thread, min ms Im2Col -> GatherIm2Col:
+///   [32,64,16,16] s1 6.21 -> 5.76, s2 2.91 -> 1.65;  [80,16,14,14] s1 1.94 -> 1.80, s2 1.25 -> 0.60;
+///   [80,64,4,4] s1 1.68 -> 0.89, s2 0.85 -> 0.30.
+/// Faster in every case (most where the spatial size is small), so Auto uses it for group 1.
 /// </summary>
 public static class ConvBackward
 {
@@ -121,8 +134,51 @@ public static class ConvBackward
     public static Value WeightGradient(GraphBuilder g, Value x, Value dy, ConvGeometry geo, ConvWeightGradMethod method = ConvWeightGradMethod.Auto)
     {
         if (method == ConvWeightGradMethod.Auto)
-            method = geo.C * geo.KH * geo.KW * geo.N * geo.Ho * geo.Wo <= Im2ColMaxElements ? ConvWeightGradMethod.Im2Col : ConvWeightGradMethod.DilatedConv;
-        return method == ConvWeightGradMethod.Im2Col ? WeightGradientIm2Col(g, x, dy, geo) : WeightGradientDilatedConv(g, x, dy, geo);
+            method = geo.C * geo.KH * geo.KW * geo.N * geo.Ho * geo.Wo > Im2ColMaxElements ? ConvWeightGradMethod.DilatedConv
+                : geo.Group == 1 ? ConvWeightGradMethod.GatherIm2Col : ConvWeightGradMethod.Im2Col;
+        return method switch
+        {
+            ConvWeightGradMethod.Im2Col => WeightGradientIm2Col(g, x, dy, geo),
+            ConvWeightGradMethod.GatherIm2Col when geo.Group == 1 => WeightGradientGather(g, x, dy, geo),
+            ConvWeightGradMethod.GatherIm2Col => WeightGradientIm2Col(g, x, dy, geo),
+            _ => WeightGradientDilatedConv(g, x, dy, geo),
+        };
+    }
+
+    /// <summary>
+    /// dW[m, c, i, j] = sum_p dY[p, m] * Xpad[n(p), oy(p)*s + i*d, ox(p)*s + j*d, c] (group 1). The input is transposed
+    /// once to channels-last and padded, flattened to rows [N*Hp*Wp, C]; one Gather picks, for every tap k and output
+    /// position p, its row: cols [K, N*L, C]. dY^T [M, N*L] times each tap's cols gives [K, M, C], transposed (small) to
+    /// [M, C, kH, kW]. The row indices are offset[k] + base[n] + position[l], three small constants added in the graph
+    /// (ORT folds them at session start), so the file does not carry a K*N*L index table.
+    /// </summary>
+    public static Value WeightGradientGather(GraphBuilder g, Value x, Value dy, ConvGeometry geo)
+    {
+        if (geo.Group != 1) throw new NotSupportedException("Conv weight gradient by Gather: group 1 only");
+        long n = geo.N, c = geo.C, m = geo.M, k = geo.KH * geo.KW, l = geo.Ho * geo.Wo;
+        var s = geo.Strides; var d = geo.Dilations; var p = geo.Pads; var over = geo.Overhang;
+        long padEndH = Math.Max(0, over[0]), padEndW = Math.Max(0, over[1]);
+        long hp = geo.H + p[0] + padEndH, wp = geo.W + p[1] + padEndW;
+        var xt = g.Transpose(x, 0, 2, 3, 1); // [N, H, W, C]
+        if (p[0] != 0 || p[1] != 0 || padEndH != 0 || padEndW != 0)
+            xt = g.Pad(xt, [0, p[0], p[1], 0, 0, padEndH, padEndW, 0]);
+        var rows = g.Reshape(xt, n * hp * wp, c);
+        var offset = new long[k];
+        for (long i = 0; i < geo.KH; i++)
+        for (long j = 0; j < geo.KW; j++)
+            offset[i * geo.KW + j] = i * d[0] * wp + j * d[1];
+        var position = new long[l];
+        for (long oy = 0; oy < geo.Ho; oy++)
+        for (long ox = 0; ox < geo.Wo; ox++)
+            position[oy * geo.Wo + ox] = oy * s[0] * wp + ox * s[1];
+        var sampleBase = Enumerable.Range(0, (int)n).Select(i => i * hp * wp).ToArray();
+        var index = g.Add(g.Add(g.Constant(HostTensor.Int64([k, 1, 1], offset), "tap_offset"),
+                                g.Constant(HostTensor.Int64([1, n, 1], sampleBase), "sample_base")),
+                          g.Constant(HostTensor.Int64([1, 1, l], position), "position"));
+        var cols = g.Gather(rows, g.Reshape(index, k, n * l), 0);                      // [K, N*L, C]
+        var dyt = g.Reshape(g.Transpose(g.Reshape(dy, n, m, l), 1, 0, 2), m, n * l);  // [M, N*L]
+        var prod = g.MatMul(dyt, cols);                                                // [K, M, C]
+        return g.Reshape(g.Transpose(prod, 1, 2, 0), m, c, geo.KH, geo.KW);
     }
 
     /// <summary>
@@ -192,8 +248,8 @@ public static class ConvBackward
 }
 
 /// <summary>
-/// Conv (2-D, any strides/pads/dilations/group, optional bias): dX by ConvTranspose, dW by im2col + MatMul
-/// (or a dilated Conv for very large column buffers), dB by ReduceSum over N, H, W.
+/// Conv (2-D, any strides/pads/dilations/group, optional bias): dX by ConvTranspose, dW by im2col (one Gather for
+/// group 1) + MatMul (or a dilated Conv for very large column buffers), dB by ReduceSum over N, H, W.
 /// </summary>
 public sealed class ConvRule : IGradientRule
 {
