@@ -16,8 +16,8 @@ namespace SemPPL.GraphGen.Artifacts;
 public static class ArtifactSetWriter
 {
     /// <summary>Version of the graphs this tool writes; bumped whenever a formulation changes, so runs regenerate stale sets.
-    /// 0.2.0: closed-form BatchNorm backward.</summary>
-    public const string ToolVersion = "0.2.0";
+    /// 0.2.0: closed-form BatchNorm backward. 0.3.0: Conv weight gradients by one Gather (GatherIm2Col).</summary>
+    public const string ToolVersion = "0.3.0";
 
     public static Manifest Write(SemPPLConfig config, int labelledImages, string outDir, Action<string>? log = null)
     {
