@@ -40,7 +40,7 @@ public class LoaderTests
         Assert.Equal((256, 64, 256, 64), (c.Model.Projector.Hidden, c.Model.Projector.Out, c.Model.Predictor.Hidden, c.Model.Predictor.Out));
         Assert.Equal(64, c.Training.BatchUnlabelled);
         Assert.Equal("auto", c.Objective.QueueCapacity);
-        Assert.Equal(1000, c.Training.Steps);
+        Assert.Equal(1300, c.Training.Steps);     // the README quotes the quickstart at 1,300 steps
         Assert.Equal((5, 1.0), (c.Objective.KnnK, c.Objective.Alpha));
     }
 
