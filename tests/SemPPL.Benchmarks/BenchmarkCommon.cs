@@ -18,14 +18,16 @@ public static class BenchmarkOptions
 /// <summary>What machine a benchmark ran on.</summary>
 public static class Machine
 {
-    public static string Describe()
+    /// <summary>The CPU's model name from /proc/cpuinfo, or "unknown CPU".</summary>
+    public static string Cpu()
     {
-        string cpu = "unknown CPU";
         try
         {
-            cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? cpu;
+            return File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim()
+                ?? "unknown CPU";
         }
-        catch (IOException) { }
-        return $"{cpu}, {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}";
+        catch (IOException) { return "unknown CPU"; }
     }
+
+    public static string Describe() => $"{Cpu()}, {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}";
 }

@@ -25,7 +25,7 @@ public static class AutodiffBenchmark
         int batch = Opt(args, "--batch", 64), runs = Opt(args, "--runs", 30), warmup = Opt(args, "--warmup", 5), threads = Opt(args, "--threads", 2);
         bool profile = Opt(args, "--profile", 0) != 0;
         Console.WriteLine($"command: dotnet run -c Release --project tests/SemPPL.Benchmarks -- autodiff {string.Join(" ", args)}".TrimEnd());
-        Console.WriteLine($"machine: {CpuName()}, {Environment.ProcessorCount} logical cores visible; ORT {OrtEnv.Instance().GetVersionString()} CPU provider, intra-op threads {threads}, inter-op 1, ORT_ENABLE_ALL");
+        Console.WriteLine($"machine: {Machine.Cpu()}, {Environment.ProcessorCount} logical cores visible; ORT {OrtEnv.Instance().GetVersionString()} CPU provider, intra-op threads {threads}, inter-op 1, ORT_ENABLE_ALL");
         Console.WriteLine($"network: {Spec.Describe()}");
         Console.WriteLine($"batch {batch}; median of {runs} runs after {warmup} warm-up runs");
 
@@ -160,16 +160,6 @@ public static class AutodiffBenchmark
         DType.Int64 => OrtValue.CreateTensorValueFromMemory(t.Longs, t.Shape),
         _ => throw new NotSupportedException(t.Type.ToString()),
     };
-
-    private static string CpuName()
-    {
-        try
-        {
-            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
-            return line is null ? "unknown CPU" : line[(line.IndexOf(':') + 1)..].Trim();
-        }
-        catch (IOException) { return "unknown CPU"; }
-    }
 
     private static int Opt(string[] args, string name, int fallback)
     {

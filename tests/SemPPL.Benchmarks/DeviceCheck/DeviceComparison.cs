@@ -31,7 +31,7 @@ public static class DeviceComparison
     {
         string configFile = BenchmarkOptions.Get(args, "--config", "configs/quickstart.yaml");
         string device = BenchmarkOptions.Get(args, "--device", "cuda");
-        int steps = int.Parse(BenchmarkOptions.Get(args, "--steps", "2"));
+        int steps = BenchmarkOptions.Get(args, "--steps", 2);
         double tol = double.Parse(BenchmarkOptions.Get(args, "--tol", "0.01"), System.Globalization.CultureInfo.InvariantCulture);
         var graphs = BenchmarkOptions.Get(args, "--graphs", "target,train,pseudolabel").Split(',', StringSplitOptions.RemoveEmptyEntries).Where(g => g != "none").ToArray();
 

@@ -27,13 +27,13 @@ public static class StepBenchmark
     public static int Run(string[] args)
     {
         string which = BenchmarkOptions.Get(args, "--case", "both");
-        int warmup = int.Parse(BenchmarkOptions.Get(args, "--warmup", "2")), steps = int.Parse(BenchmarkOptions.Get(args, "--steps", "5"));
-        int threads = int.Parse(BenchmarkOptions.Get(args, "--threads", "2"));
+        int warmup = BenchmarkOptions.Get(args, "--warmup", 2), steps = BenchmarkOptions.Get(args, "--steps", 5);
+        int threads = BenchmarkOptions.Get(args, "--threads", 2);
         bool profile = args.Contains("--profile");
         string device = BenchmarkOptions.Get(args, "--device", "cpu");
-        int batchU = int.Parse(BenchmarkOptions.Get(args, "--batch", "64"));
+        int batchU = BenchmarkOptions.Get(args, "--batch", 64);
         Console.WriteLine($"command: SemPPL.Benchmarks step {string.Join(' ', args)}");
-        Console.WriteLine($"machine: {CpuModel()}, {Environment.ProcessorCount} cores visible, {RuntimeInformation.OSDescription}, .NET {Environment.Version}");
+        Console.WriteLine($"machine: {Machine.Cpu()}, {Environment.ProcessorCount} cores visible, {RuntimeInformation.OSDescription}, .NET {Environment.Version}");
         Console.WriteLine($"load average at start: {LoadAverage()}");
         Console.WriteLine($"threads: ORT intra-op {threads} (spinning on), torch.set_num_threads({threads}), OPENBLAS_CORETYPE=SkylakeX; warm-up {warmup}, timed {steps} steps");
         if (device != "cpu")
@@ -159,11 +159,5 @@ public static class StepBenchmark
     private static string LoadAverage()
     {
         try { return File.ReadAllText("/proc/loadavg").Trim(); } catch (Exception) { return "n/a"; }
-    }
-
-    private static string CpuModel()
-    {
-        try { return File.ReadLines("/proc/cpuinfo").First(l => l.StartsWith("model name")).Split(':', 2)[1].Trim(); }
-        catch (Exception) { return RuntimeInformation.ProcessArchitecture.ToString(); }
     }
 }
