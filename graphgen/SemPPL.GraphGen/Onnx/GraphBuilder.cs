@@ -194,6 +194,8 @@ public sealed partial class GraphBuilder
             Graph = g,
         };
         m.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
+        foreach (var domain in _nodes.Select(n => n.Domain).Where(d => d.Length > 0).Distinct().Order(StringComparer.Ordinal))
+            m.OpsetImport.Add(new OperatorSetIdProto { Domain = domain, Version = 1 }); // ORT's contrib domains are all at version 1
         foreach (var (k, v) in Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             m.MetadataProps.Add(new StringStringEntryProto { Key = k, Value = v });
         return m;

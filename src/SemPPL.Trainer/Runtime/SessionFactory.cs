@@ -11,6 +11,10 @@ public sealed record SessionSettings
     /// <summary>Let idle intra-op threads spin (faster on a dedicated machine, wasteful on a shared one).</summary>
     public bool AllowSpinning { get; init; } = true;
 
+    /// <summary>Lower CPU convolutions to ORT's NCHWc kernels (see <see cref="SessionFactory.LowersConvolutions"/>);
+    /// null = as <see cref="SessionFactory.CpuConvLayoutVariable"/> says (default: yes).</summary>
+    public bool? LowerConvolutions { get; init; }
+
     /// <summary>ONNX Runtime log severity (0 verbose .. 4 fatal).</summary>
     public OrtLoggingLevel LogLevel { get; init; } = OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING;
 }
@@ -41,6 +45,7 @@ public sealed class SessionFactory : IDisposable
     private readonly SessionSettings _settings;
     private readonly GraphOptimizationLevel _optimizationLevel;
     private readonly string _convAlgorithmSearch;
+    private readonly bool _lowerConvolutions;
     private DeviceCopier? _copier;
     private bool _disposed;
 
@@ -53,6 +58,7 @@ public sealed class SessionFactory : IDisposable
         IntraOpThreads = _settings.IntraOpThreads is > 0 ? _settings.IntraOpThreads.Value : Environment.ProcessorCount;
         _optimizationLevel = ParseOptimizationLevel(Environment.GetEnvironmentVariable(OptimizationVariable));
         _convAlgorithmSearch = ParseConvAlgorithmSearch(Environment.GetEnvironmentVariable(ConvAlgorithmSearchVariable));
+        _lowerConvolutions = _settings.LowerConvolutions ?? ParseCpuConvLayout(Environment.GetEnvironmentVariable(CpuConvLayoutVariable));
         notice ??= line => Console.Error.WriteLine(line);
 
         if (requested.Kind == DeviceKind.Cpu)
@@ -178,16 +184,33 @@ public sealed class SessionFactory : IDisposable
         var v => throw new ArgumentException($"{OptimizationVariable}='{v}': expected disable, basic, extended or all"),
     };
 
+    /// <summary>Environment variable choosing how CPU sessions run convolutions: <c>nchwc</c> (the default: graph
+    /// convolutions are lowered to ORT's blocked NCHWc kernels when the build has them, see NchwcConvLowering) or
+    /// <c>nchw</c> (the graphs as written: ORT's im2col Conv and ConvTranspose).</summary>
+    public const string CpuConvLayoutVariable = "SEMPPL_CPU_CONV_LAYOUT";
+
+    /// <summary>Whether a value of <see cref="CpuConvLayoutVariable"/> asks for the NCHWc lowering (null or empty: yes).</summary>
+    public static bool ParseCpuConvLayout(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "nchwc" => true,
+        "nchw" => false,
+        var v => throw new ArgumentException($"{CpuConvLayoutVariable}='{v}': expected nchwc or nchw"),
+    };
+
+    /// <summary>Whether this factory's CPU sessions run lowered convolutions (CPU device, NCHWc kernels in the
+    /// build, not switched off by <see cref="CpuConvLayoutVariable"/>).</summary>
+    public bool LowersConvolutions => !IsCuda && _lowerConvolutions && NchwcSupport.BlockSize > 1;
+
     public InferenceSession CreateSession(byte[] model)
     {
         using var o = CreateOptions();
-        return new InferenceSession(model, o);
+        return new InferenceSession(LowersConvolutions ? NchwcSupport.Lower(model) : model, o);
     }
 
     public InferenceSession CreateSession(string modelPath)
     {
         using var o = CreateOptions();
-        return new InferenceSession(modelPath, o);
+        return LowersConvolutions ? new InferenceSession(NchwcSupport.Lower(File.ReadAllBytes(modelPath)), o) : new InferenceSession(modelPath, o);
     }
 
     /// <summary>Host &lt;-&gt; device copies and the device allocator (lazily created on the CPU).</summary>

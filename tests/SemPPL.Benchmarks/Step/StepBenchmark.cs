@@ -20,7 +20,7 @@ namespace SemPPL.Benchmarks.Step;
 /// (r50, for a GPU: scripts/gpu/check-cuda.sh) imagenet-r50-1pct.yaml's ResNet-50 (heads 4096/256) at 224x224x3,
 /// L = 2, S = 0, B = --batch (default 64) + a quarter labelled.
 /// Options: --case a|b|both|r50, --warmup N (2), --steps N (5), --threads N (2; ORT intra-op and torch),
-/// --device cpu|cuda (both sides), --batch B_u, --profile (ORT profile of a copy of train.onnx: top ops by time, CPU).
+/// --device cpu|cuda (both sides), --batch B_u, --profile (ORT profile of a copy of train.onnx, lowered as the trainer lowers it: top ops by time, CPU).
 /// </summary>
 public static class StepBenchmark
 {
@@ -36,6 +36,9 @@ public static class StepBenchmark
         Console.WriteLine($"machine: {Machine.Cpu()}, {Environment.ProcessorCount} cores visible, {RuntimeInformation.OSDescription}, .NET {Environment.Version}");
         Console.WriteLine($"load average at start: {LoadAverage()}");
         Console.WriteLine($"threads: ORT intra-op {threads} (spinning on), torch.set_num_threads({threads}), OPENBLAS_CORETYPE=SkylakeX; warm-up {warmup}, timed {steps} steps");
+        if (device == "cpu")
+            Console.WriteLine($"CPU convolutions: {(SessionFactory.ParseCpuConvLayout(Environment.GetEnvironmentVariable(SessionFactory.CpuConvLayoutVariable)) && NchwcSupport.BlockSize > 1
+                ? $"lowered to ORT's NCHWc kernels, block {NchwcSupport.BlockSize}" : "as written (ORT Conv / ConvTranspose)")} ({SessionFactory.CpuConvLayoutVariable})");
         if (device != "cpu")
             Console.WriteLine($"cuDNN convolution algorithms: ours {Environment.GetEnvironmentVariable(SessionFactory.ConvAlgorithmSearchVariable) ?? "HEURISTIC"} " +
                               $"({SessionFactory.ConvAlgorithmSearchVariable}), PyTorch cudnn.benchmark = True; TF32 on both sides");
@@ -113,7 +116,10 @@ public static class StepBenchmark
         using var opts = new SessionOptions { IntraOpNumThreads = threads, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
         opts.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "semppl-train-profile"); // before EnableProfiling, which reads it
         opts.EnableProfiling = true;
-        using var session = new InferenceSession(Path.Combine(artifacts, ArtifactNames.TrainFile), opts);
+        byte[] model = File.ReadAllBytes(Path.Combine(artifacts, ArtifactNames.TrainFile));
+        // as the trainer runs it: convolutions lowered to NCHWc unless SEMPPL_CPU_CONV_LAYOUT=nchw
+        if (SessionFactory.ParseCpuConvLayout(Environment.GetEnvironmentVariable(SessionFactory.CpuConvLayoutVariable))) model = NchwcSupport.Lower(model);
+        using var session = new InferenceSession(model, opts);
         var initial = TensorFile.Read(Path.Combine(artifacts, manifest.InitialWeights));
         var rng = new Random(5);
         var feeds = new List<NamedOnnxValue>();

@@ -68,7 +68,11 @@ public sealed class TorchReferenceTests(ITestOutputHelper output) : IDisposable
         // ours
         var ours = new List<StepParts>();
         List<(string Name, HostTensor Tensor)> state;
-        using (var run = new OurStepRunner(config, artifacts, manifest, batch, new SessionSettings { IntraOpThreads = 1, AllowSpinning = false }))
+        // The graphs as written (no NCHWc lowering): this test checks graphgen's graphs and gradient rules against PyTorch.
+        // The lowering rounds differently, and with this batch one layer3 pre-activation sits within rounding of 0: its
+        // ReLU mask flips, which moves BN momenta by ~5 % (a discrete change no float tolerance covers). That the lowered
+        // graphs compute the same as these is NchwcLoweringTests' job (outputs of every graph, random inputs).
+        using (var run = new OurStepRunner(config, artifacts, manifest, batch, new SessionSettings { IntraOpThreads = 1, AllowSpinning = false, LowerConvolutions = false }))
         {
             for (int k = 0; k < lrs.Length; k++) ours.Add(run.Step(k, lrs[k], taus[k]));
             state = run.Graphs.State.Download();
