@@ -76,6 +76,8 @@ public static partial class ConfigValidator
         if (config.Seed < 0) p.Add($"seed: {config.Seed} must be an integer >= 0");
         if (config.Device is null || !DeviceRegex().IsMatch(config.Device))
             p.Add($"device: '{config.Device}' is not one of auto, cpu, cuda, cuda:N (N a device index such as cuda:0)");
+        if (config.Threads < 0)
+            p.Add($"threads: {config.Threads} must be >= 0 (0 = auto: one less than the processor count, at least 1)");
 
         ValidateData(config, p);
         ValidateAugment(config, p);

@@ -21,6 +21,7 @@ public class HashTests
         ("seed", c => c.Seed = 42),
         ("name", c => c.Name = "other"),
         ("device", c => c.Device = "cuda:0"),
+        ("threads", c => c.Threads = 3),
         ("training.log_every", c => c.Training.LogEvery = 1),
         ("training.steps", c => c.Training.Steps = 5),
         ("training.ema_base", c => c.Training.EmaBase = 0.9),

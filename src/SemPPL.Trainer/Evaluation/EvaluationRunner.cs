@@ -125,7 +125,7 @@ public sealed class EvaluationContext
         var split = LabelledSplit.Load(folder.Split, data.Train);
         var manifest = RunSetup.EnsureArtifacts(cfg, split.Count, folder.Artifacts, log);
         var (mean, std) = ImageBatchLoader.Normalisation(data.Train, split, cfg);
-        var factory = new SessionFactory(ExecutionDevice.Parse(cfg.Device), notice: log);
+        var factory = new SessionFactory(ExecutionDevice.Parse(cfg.Device), SessionSettings.ForRun(cfg.Threads), log);
         return new EvaluationContext
         {
             Config = cfg,

@@ -29,8 +29,11 @@ public sealed class SemPPLTrainer
         var shapes = setup.Manifest.Shapes;
         long totalSteps = resolved.TotalSteps;
 
-        using var factory = new SessionFactory(ExecutionDevice.Parse(config.Device), notice: log);
+        using var factory = new SessionFactory(ExecutionDevice.Parse(config.Device), SessionSettings.ForRun(config.Threads), log);
         log($"device: {factory.Description}");
+        if (!factory.IsCuda)
+            log($"cpu: {factory.IntraOpThreads} ONNX Runtime thread{(factory.IntraOpThreads == 1 ? "" : "s")} (config key threads), convolutions " +
+                (factory.LowersConvolutions ? $"on NCHWc kernels (block {NchwcSupport.BlockSize})" : "as written"));
         using var graphs = new StepGraphs(factory, setup.Folder.Artifacts, setup.Manifest);
         var store = new CheckpointStore(setup.Folder.Root, config.Training.KeepCheckpoints, w => log($"warning: {w}"));
 

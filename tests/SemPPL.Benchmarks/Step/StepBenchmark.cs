@@ -19,7 +19,8 @@ namespace SemPPL.Benchmarks.Step;
 /// Both: B_u = 64 + B_l = 16 = 80 images per view, 2 large views, no small views.
 /// (r50, for a GPU: scripts/gpu/check-cuda.sh) imagenet-r50-1pct.yaml's ResNet-50 (heads 4096/256) at 224x224x3,
 /// L = 2, S = 0, B = --batch (default 64) + a quarter labelled.
-/// Options: --case a|b|both|r50, --warmup N (2), --steps N (5), --threads N (2; ORT intra-op and torch),
+/// Options: --case a|b|both|r50, --warmup N (2), --steps N (5), --threads N (2; torch, and ORT intra-op unless --ort-threads N),
+/// --spinning on|off (ORT intra-op threads spin while idle; on),
 /// --device cpu|cuda (both sides), --batch B_u, --profile (ORT profile of a copy of train.onnx, lowered as the trainer lowers it: top ops by time, CPU).
 /// </summary>
 public static class StepBenchmark
@@ -29,13 +30,19 @@ public static class StepBenchmark
         string which = BenchmarkOptions.Get(args, "--case", "both");
         int warmup = BenchmarkOptions.Get(args, "--warmup", 2), steps = BenchmarkOptions.Get(args, "--steps", 5);
         int threads = BenchmarkOptions.Get(args, "--threads", 2);
+        int ortThreads = BenchmarkOptions.Get(args, "--ort-threads", threads);
+        bool spinning = BenchmarkOptions.Get(args, "--spinning", "on") switch
+        {
+            "on" => true, "off" => false,
+            var v => throw new ArgumentException($"--spinning '{v}': expected on or off"),
+        };
         bool profile = args.Contains("--profile");
         string device = BenchmarkOptions.Get(args, "--device", "cpu");
         int batchU = BenchmarkOptions.Get(args, "--batch", 64);
         Console.WriteLine($"command: SemPPL.Benchmarks step {string.Join(' ', args)}");
         Console.WriteLine($"machine: {Machine.Cpu()}, {Environment.ProcessorCount} cores visible, {RuntimeInformation.OSDescription}, .NET {Environment.Version}");
         Console.WriteLine($"load average at start: {LoadAverage()}");
-        Console.WriteLine($"threads: ORT intra-op {threads} (spinning on), torch.set_num_threads({threads}), OPENBLAS_CORETYPE=SkylakeX; warm-up {warmup}, timed {steps} steps");
+        Console.WriteLine($"threads: ORT intra-op {ortThreads} (spinning {(spinning ? "on" : "off")}), torch.set_num_threads({threads}), OPENBLAS_CORETYPE=SkylakeX; warm-up {warmup}, timed {steps} steps");
         if (device == "cpu")
             Console.WriteLine($"CPU convolutions: {(SessionFactory.ParseCpuConvLayout(Environment.GetEnvironmentVariable(SessionFactory.CpuConvLayoutVariable)) && NchwcSupport.BlockSize > 1
                 ? $"lowered to ORT's NCHWc kernels, block {NchwcSupport.BlockSize}" : "as written (ORT Conv / ConvTranspose)")} ({SessionFactory.CpuConvLayoutVariable})");
@@ -44,9 +51,9 @@ public static class StepBenchmark
                               $"({SessionFactory.ConvAlgorithmSearchVariable}), PyTorch cudnn.benchmark = True; TF32 on both sides");
         if (ReferenceHarness.TorchUnavailableReason() is { } why) { Console.Error.WriteLine($"step benchmark needs PyTorch: {why}"); return 1; }
         string root = ReferenceHarness.RepoRoot();
-        if (which is "a" or "both") Case("(a) resnet18 small stem w1, heads 4096/256, 32x32x3", Load(root, "cifar10.yaml", 32, 3, 64, device), warmup, steps, threads, profile, device);
-        if (which is "b" or "both") Case("(b) quickstart: resnet18 {stem} stem w0.25, heads 256/64, 28x28x1", Load(root, "quickstart.yaml", 28, 1, 64, device), warmup, steps, threads, profile, device);
-        if (which is "r50") Case("(r50) resnet50 imagenet stem, heads 4096/256, 224x224x3", Load(root, "imagenet-r50-1pct.yaml", 224, 3, batchU, device), warmup, steps, threads, profile, device);
+        if (which is "a" or "both") Case("(a) resnet18 small stem w1, heads 4096/256, 32x32x3", Load(root, "cifar10.yaml", 32, 3, 64, device), warmup, steps, threads, ortThreads, spinning, profile, device);
+        if (which is "b" or "both") Case("(b) quickstart: resnet18 {stem} stem w0.25, heads 256/64, 28x28x1", Load(root, "quickstart.yaml", 28, 1, 64, device), warmup, steps, threads, ortThreads, spinning, profile, device);
+        if (which is "r50") Case("(r50) resnet50 imagenet stem, heads 4096/256, 224x224x3", Load(root, "imagenet-r50-1pct.yaml", 224, 3, batchU, device), warmup, steps, threads, ortThreads, spinning, profile, device);
         return 0;
     }
 
@@ -60,7 +67,7 @@ public static class StepBenchmark
         return (c, c.Data.LabelsPerClass is { } lpc ? lpc * c.Model.NumClasses : 12_811);
     }
 
-    private static void Case(string title, (SemPPLConfig Config, int Labelled) setup, int warmup, int steps, int threads, bool profile, string device)
+    private static void Case(string title, (SemPPLConfig Config, int Labelled) setup, int warmup, int steps, int threads, int ortThreads, bool spinning, bool profile, string device)
     {
         var (config, labelled) = setup;
         title = title.Replace("{stem}", config.Model.Stem);
@@ -77,7 +84,7 @@ public static class StepBenchmark
         // ours
         var times = new List<double>();
         var timings = new StepTimings();
-        using (var run = new OurStepRunner(config, artifacts, manifest, batch, new SessionSettings { IntraOpThreads = threads }, device))
+        using (var run = new OurStepRunner(config, artifacts, manifest, batch, new SessionSettings { IntraOpThreads = ortThreads, AllowSpinning = spinning }, device))
         {
             for (int k = 0; k < warmup; k++) run.Step(k, lr, tau);
             for (int k = 0; k < steps; k++)
@@ -106,17 +113,19 @@ public static class StepBenchmark
             $"{p.Name} {p.Value.GetDouble():F1} ms ({100 * json.GetProperty("phases_share").GetProperty(p.Name).GetDouble():F1}%)")));
         Console.WriteLine($"  ratio ours/pytorch: {ours / torch:F2} (medians), {times.Min() / json.GetProperty("min_ms").GetDouble():F2} (minima: less sensitive to other load)");
         Console.WriteLine($"  load average now: {LoadAverage()}");
-        if (profile && device == "cpu") ProfileTrain(artifacts, manifest, batch, threads);
+        if (profile && device == "cpu")
+            foreach (var file in new[] { ArtifactNames.TrainFile, ArtifactNames.TargetFile }) ProfileGraph(file, artifacts, manifest, batch, ortThreads);
     }
 
-    /// <summary>ORT profile of a copy of train.onnx (same inputs as our step): total time per op type, top 15.</summary>
-    private static void ProfileTrain(string artifacts, Manifest manifest, (float[] Large, float[] Small, long[] Labels) batch, int threads)
+    /// <summary>ORT profile of a copy of one graph (train.onnx, target.onnx; the step's batch, initial weights, other
+    /// inputs random): total time per op type, top 15.</summary>
+    private static void ProfileGraph(string file, string artifacts, Manifest manifest, (float[] Large, float[] Small, long[] Labels) batch, int threads)
     {
         var s = manifest.Shapes;
         using var opts = new SessionOptions { IntraOpNumThreads = threads, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
-        opts.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "semppl-train-profile"); // before EnableProfiling, which reads it
+        opts.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), $"semppl-{Path.GetFileNameWithoutExtension(file)}-profile"); // before EnableProfiling, which reads it
         opts.EnableProfiling = true;
-        byte[] model = File.ReadAllBytes(Path.Combine(artifacts, ArtifactNames.TrainFile));
+        byte[] model = File.ReadAllBytes(Path.Combine(artifacts, file));
         // as the trainer runs it: convolutions lowered to NCHWc unless SEMPPL_CPU_CONV_LAYOUT=nchw
         if (SessionFactory.ParseCpuConvLayout(Environment.GetEnvironmentVariable(SessionFactory.CpuConvLayoutVariable))) model = NchwcSupport.Lower(model);
         using var session = new InferenceSession(model, opts);
@@ -126,7 +135,8 @@ public static class StepBenchmark
         foreach (var (name, meta) in session.InputMetadata)
         {
             int[] dims = meta.Dimensions;
-            if (initial.Tensors.FirstOrDefault(t => t.Name == name).Tensor is { } w)
+            string online = name.StartsWith("target.", StringComparison.Ordinal) ? "online." + name["target.".Length..] : name;
+            if (initial.Tensors.FirstOrDefault(t => t.Name == online).Tensor is { } w && w.Floats.Length == dims.Aggregate(1, (a, b) => a * b))
                 feeds.Add(NamedOnnxValue.CreateFromTensor(name, new DenseTensor<float>(w.Floats, dims)));
             else if (name == ArtifactNames.ViewsLarge) feeds.Add(NamedOnnxValue.CreateFromTensor(name, new DenseTensor<float>(batch.Large, dims)));
             else if (name == ArtifactNames.Labels) feeds.Add(NamedOnnxValue.CreateFromTensor(name, new DenseTensor<long>(batch.Labels, dims)));
@@ -139,8 +149,8 @@ public static class StepBenchmark
             else throw new InvalidOperationException($"profile: no feed for {name}");
         }
         for (int i = 0; i < 3; i++) using (session.Run(feeds)) { }
-        string file = session.EndProfiling();
-        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+        string json = session.EndProfiling();
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json));
         var byOp = new Dictionary<string, double>();
         double all = 0;
         foreach (var e in doc.RootElement.EnumerateArray())
@@ -151,7 +161,7 @@ public static class StepBenchmark
             byOp[op] = byOp.GetValueOrDefault(op) + us;
             all += us;
         }
-        Console.WriteLine($"  ORT profile of train.onnx (3 runs, {file}): top op types by kernel time");
+        Console.WriteLine($"  ORT profile of {file} (3 runs, {json}): top op types by kernel time");
         foreach (var (op, us) in byOp.OrderByDescending(kv => kv.Value).Take(15))
             Console.WriteLine($"    {op,-24} {us / 3000:F1} ms/run ({100 * us / all:F1}%)");
     }

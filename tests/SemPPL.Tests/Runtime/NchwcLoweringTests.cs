@@ -187,3 +187,18 @@ public class NchwcLoweringTests
         finally { foreach (var v in values) v.Dispose(); }
     }
 }
+
+/// <summary>The session settings a run derives from the config's <c>threads</c> key.</summary>
+public class RunSessionSettingsTests
+{
+    [Fact]
+    public void Threads_zero_leaves_a_core_to_the_data_workers_and_threads_never_spin()
+    {
+        var auto = SessionSettings.ForRun(0);
+        Assert.Equal(Math.Max(1, Environment.ProcessorCount - 1), auto.IntraOpThreads);
+        Assert.False(auto.AllowSpinning);
+        Assert.Equal(3, SessionSettings.ForRun(3).IntraOpThreads);
+        using var factory = new SessionFactory(ExecutionDevice.Parse("cpu"), SessionSettings.ForRun(1));
+        Assert.Equal(1, factory.IntraOpThreads);
+    }
+}
