@@ -77,7 +77,7 @@ public static partial class ConfigValidator
         if (config.Device is null || !DeviceRegex().IsMatch(config.Device))
             p.Add($"device: '{config.Device}' is not one of auto, cpu, cuda, cuda:N (N a device index such as cuda:0)");
         if (config.Threads < 0)
-            p.Add($"threads: {config.Threads} must be >= 0 (0 = auto: one less than the processor count, at least 1)");
+            p.Add($"threads: {config.Threads} must be >= 0 (0 = auto: the processor count)");
 
         ValidateData(config, p);
         ValidateAugment(config, p);

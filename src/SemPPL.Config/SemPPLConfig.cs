@@ -12,7 +12,7 @@ public sealed class SemPPLConfig
     public int Seed { get; set; } = 0;
     /// <summary>auto | cpu | cuda | cuda:N</summary>
     public string Device { get; set; } = "auto";
-    /// <summary>ONNX Runtime intra-op threads for CPU sessions (0 = auto: processor count - 1, at least 1, leaving a core to the data workers).</summary>
+    /// <summary>ONNX Runtime intra-op threads for CPU sessions (0 = auto: the processor count). Small networks run faster on one.</summary>
     public int Threads { get; set; } = 0;
     public DataConfig Data { get; set; } = new();
     public AugmentConfig Augment { get; set; } = new();

@@ -66,7 +66,7 @@ public class ValidatorTests
         ("eval: { knn_temperature: 0 }", ["eval.knn_temperature: 0.0 must be a number > 0"]),
         ("eval: { batch_size: 0 }", ["eval.batch_size: 0 must be an integer >= 1"]),
         ("seed: -1", ["seed: -1 must be an integer >= 0"]),
-        ("threads: -2", ["threads: -2 must be >= 0 (0 = auto"]),
+        ("threads: -2", ["threads: -2 must be >= 0 (0 = auto: the processor count)"]),
         ("name: 'a/b'", ["name: 'a/b' must be non-empty"]),
     }.Select(c => new object[] { c.Yaml, c.Expected });
 

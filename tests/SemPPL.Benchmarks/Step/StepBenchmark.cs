@@ -19,8 +19,8 @@ namespace SemPPL.Benchmarks.Step;
 /// Both: B_u = 64 + B_l = 16 = 80 images per view, 2 large views, no small views.
 /// (r50, for a GPU: scripts/gpu/check-cuda.sh) imagenet-r50-1pct.yaml's ResNet-50 (heads 4096/256) at 224x224x3,
 /// L = 2, S = 0, B = --batch (default 64) + a quarter labelled.
-/// Options: --case a|b|both|r50, --warmup N (2), --steps N (5), --threads N (2; torch, and ORT intra-op unless --ort-threads N),
-/// --spinning on|off (ORT intra-op threads spin while idle; on),
+/// Options: --case a|b|both|r50, --warmup N (2), --steps N (5), --threads N (2; torch's threads), --ort-threads N (default: what a
+/// run of the case's config uses, its threads key: cifar10.yaml the processor count, quickstart.yaml 1), --spinning on|off (off, as runs),
 /// --device cpu|cuda (both sides), --batch B_u, --profile (ORT profile of a copy of train.onnx, lowered as the trainer lowers it: top ops by time, CPU).
 /// </summary>
 public static class StepBenchmark
@@ -30,8 +30,8 @@ public static class StepBenchmark
         string which = BenchmarkOptions.Get(args, "--case", "both");
         int warmup = BenchmarkOptions.Get(args, "--warmup", 2), steps = BenchmarkOptions.Get(args, "--steps", 5);
         int threads = BenchmarkOptions.Get(args, "--threads", 2);
-        int ortThreads = BenchmarkOptions.Get(args, "--ort-threads", threads);
-        bool spinning = BenchmarkOptions.Get(args, "--spinning", "on") switch
+        int ortThreads = BenchmarkOptions.Get(args, "--ort-threads", 0); // 0: what a run of the case's config uses
+        bool spinning = BenchmarkOptions.Get(args, "--spinning", "off") switch
         {
             "on" => true, "off" => false,
             var v => throw new ArgumentException($"--spinning '{v}': expected on or off"),
@@ -42,7 +42,8 @@ public static class StepBenchmark
         Console.WriteLine($"command: SemPPL.Benchmarks step {string.Join(' ', args)}");
         Console.WriteLine($"machine: {Machine.Cpu()}, {Environment.ProcessorCount} cores visible, {RuntimeInformation.OSDescription}, .NET {Environment.Version}");
         Console.WriteLine($"load average at start: {LoadAverage()}");
-        Console.WriteLine($"threads: ORT intra-op {ortThreads} (spinning {(spinning ? "on" : "off")}), torch.set_num_threads({threads}), OPENBLAS_CORETYPE=SkylakeX; warm-up {warmup}, timed {steps} steps");
+        Console.WriteLine($"threads: ORT intra-op {(ortThreads > 0 ? ortThreads.ToString() : "as the case's config (threads key)")} (spinning {(spinning ? "on" : "off")}), " +
+                          $"torch.set_num_threads({threads}), OPENBLAS_CORETYPE=SkylakeX; warm-up {warmup}, timed {steps} steps");
         if (device == "cpu")
             Console.WriteLine($"CPU convolutions: {(SessionFactory.ParseCpuConvLayout(Environment.GetEnvironmentVariable(SessionFactory.CpuConvLayoutVariable)) && NchwcSupport.BlockSize > 1
                 ? $"lowered to ORT's NCHWc kernels, block {NchwcSupport.BlockSize}" : "as written (ORT Conv / ConvTranspose)")} ({SessionFactory.CpuConvLayoutVariable})");
@@ -71,12 +72,13 @@ public static class StepBenchmark
     {
         var (config, labelled) = setup;
         title = title.Replace("{stem}", config.Model.Stem);
+        if (ortThreads <= 0) ortThreads = SessionSettings.ForRun(config.Threads).IntraOpThreads!.Value;
         string dir = Path.Combine(Path.GetTempPath(), $"semppl-stepbench-{ConfigHash.Compute(config, labelled)[..12]}");
         string artifacts = Path.Combine(dir, "artifacts");
         var manifest = RunSetup.EnsureArtifacts(config, labelled, artifacts, _ => { });
         var s = manifest.Shapes;
         Console.WriteLine();
-        Console.WriteLine($"{title}: B = {s.BatchUnlabelled} + {s.BatchLabelled} per view, L = {s.LargeViews}, queue {s.QueueCapacity}, " +
+        Console.WriteLine($"{title}: B = {s.BatchUnlabelled} + {s.BatchLabelled} per view, L = {s.LargeViews}, queue {s.QueueCapacity}, ORT intra-op threads {ortThreads}, " +
                           $"{manifest.ParameterCounts.Total:N0} online parameters, train.onnx {manifest.Graphs["train"].Nodes} nodes");
         var batch = ReferenceHarness.MakeBatch(s, seed: 1);
         const double lr = 0.05, tau = 0.99;

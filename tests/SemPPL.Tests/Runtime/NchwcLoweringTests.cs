@@ -192,10 +192,10 @@ public class NchwcLoweringTests
 public class RunSessionSettingsTests
 {
     [Fact]
-    public void Threads_zero_leaves_a_core_to_the_data_workers_and_threads_never_spin()
+    public void Threads_zero_is_the_processor_count_and_threads_never_spin()
     {
         var auto = SessionSettings.ForRun(0);
-        Assert.Equal(Math.Max(1, Environment.ProcessorCount - 1), auto.IntraOpThreads);
+        Assert.Equal(Environment.ProcessorCount, auto.IntraOpThreads);
         Assert.False(auto.AllowSpinning);
         Assert.Equal(3, SessionSettings.ForRun(3).IntraOpThreads);
         using var factory = new SessionFactory(ExecutionDevice.Parse("cpu"), SessionSettings.ForRun(1));
