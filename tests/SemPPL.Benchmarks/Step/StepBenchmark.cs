@@ -116,16 +116,17 @@ public static class StepBenchmark
         Console.WriteLine($"  ratio ours/pytorch: {ours / torch:F2} (medians), {times.Min() / json.GetProperty("min_ms").GetDouble():F2} (minima: less sensitive to other load)");
         Console.WriteLine($"  load average now: {LoadAverage()}");
         if (profile && device == "cpu")
-            foreach (var file in new[] { ArtifactNames.TrainFile, ArtifactNames.TargetFile }) ProfileGraph(file, artifacts, manifest, batch, ortThreads);
+            foreach (var file in new[] { ArtifactNames.TrainFile, ArtifactNames.TargetFile }) ProfileGraph(file, artifacts, manifest, batch, ortThreads, spinning);
     }
 
     /// <summary>ORT profile of a copy of one graph (train.onnx, target.onnx; the step's batch, initial weights, other
     /// inputs random): total time per op type, top 15.</summary>
-    private static void ProfileGraph(string file, string artifacts, Manifest manifest, (float[] Large, float[] Small, long[] Labels) batch, int threads)
+    private static void ProfileGraph(string file, string artifacts, Manifest manifest, (float[] Large, float[] Small, long[] Labels) batch, int threads, bool spinning)
     {
         var s = manifest.Shapes;
         using var opts = new SessionOptions { IntraOpNumThreads = threads, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
         opts.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), $"semppl-{Path.GetFileNameWithoutExtension(file)}-profile"); // before EnableProfiling, which reads it
+        opts.AddSessionConfigEntry("session.intra_op.allow_spinning", spinning ? "1" : "0");
         opts.EnableProfiling = true;
         byte[] model = File.ReadAllBytes(Path.Combine(artifacts, file));
         // as the trainer runs it: convolutions lowered to NCHWc unless SEMPPL_CPU_CONV_LAYOUT=nchw
@@ -150,22 +151,28 @@ public static class StepBenchmark
                     .Select(_ => name == ArtifactNames.PositiveMask ? 1f : (float)(rng.NextDouble() - 0.5) * 0.2f).ToArray(), dims)));
             else throw new InvalidOperationException($"profile: no feed for {name}");
         }
-        for (int i = 0; i < 3; i++) using (session.Run(feeds)) { }
+        const int runs = 4; // the first is a warm-up (arena growth, first-touch pages): not counted
+        for (int i = 0; i < runs; i++) using (session.Run(feeds)) { }
         string json = session.EndProfiling();
         using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json));
+        var events = doc.RootElement.EnumerateArray().Where(e => e.TryGetProperty("cat", out _)).ToList();
+        var modelRuns = events.Where(e => e.GetProperty("cat").GetString() == "Session" && e.GetProperty("name").GetString() == "model_run")
+                              .Select(e => e.GetProperty("ts").GetDouble()).Order().ToList();
+        double counted = modelRuns.Count == runs ? modelRuns[1] : 0;
         var byOp = new Dictionary<string, double>();
         double all = 0;
-        foreach (var e in doc.RootElement.EnumerateArray())
+        foreach (var e in events)
         {
-            if (!e.TryGetProperty("cat", out var cat) || cat.GetString() != "Node" || !e.GetProperty("name").GetString()!.EndsWith("_kernel_time")) continue;
+            if (e.GetProperty("cat").GetString() != "Node" || !e.GetProperty("name").GetString()!.EndsWith("_kernel_time")) continue;
+            if (e.GetProperty("ts").GetDouble() < counted) continue;
             string op = e.GetProperty("args").GetProperty("op_name").GetString()!;
             double us = e.GetProperty("dur").GetDouble();
             byOp[op] = byOp.GetValueOrDefault(op) + us;
             all += us;
         }
-        Console.WriteLine($"  ORT profile of {file} (3 runs, {json}): top op types by kernel time");
+        Console.WriteLine($"  ORT profile of {file} ({runs - 1} runs after a warm-up, {json}): top op types by kernel time, {all / 1000 / (runs - 1):F1} ms/run in all");
         foreach (var (op, us) in byOp.OrderByDescending(kv => kv.Value).Take(15))
-            Console.WriteLine($"    {op,-24} {us / 3000:F1} ms/run ({100 * us / all:F1}%)");
+            Console.WriteLine($"    {op,-24} {us / 1000 / (runs - 1):F1} ms/run ({100 * us / all:F1}%)");
     }
 
     private static double Median(List<double> xs)
