@@ -10,11 +10,13 @@ namespace SemPPL.GraphGen.Lowering;
 /// networks (2 cores, AVX-512: [80,64,4,4] 3x3 0.85 -> 0.33 ms, [80,32,7,7] 1.13 -> 0.40 ms, reorders included).
 /// <list type="bullet">
 /// <item>Conv (2-D, group 1, weight shape known, M a multiple of the block size B): the weight is reordered in the
-/// graph (Reshape, Transpose, Reshape: a few KB per step) to MLAS's blocked filter layout, OIHWBiBo when the input
+/// graph (reshapes and single-axis transposes, once per run) to MLAS's blocked filter layout, OIHWBiBo when the input
 /// channels C are a multiple of B (the input goes through ReorderInput) or OIHWBo when C &lt; B (the input stays
 /// NCHW, as for an image stem); NchwcConv; ReorderOutput back to NCHW under the original output name.</item>
 /// <item>ConvTranspose with stride 1, dilation 1, group 1 (graphgen's stride-1 Conv input gradient): the same as a
 /// Conv with the kernel flipped and its two channel axes swapped, pads k-1-p; lowered as above.</item>
+/// <item>Transpose(x, [0, 2, 3, 1]) of a reordered conv input (the Conv weight gradient's channels-last unfold): read
+/// from the NCHWc copy, a Reshape when C = B.</item>
 /// </list>
 /// Everything else (strided ConvTranspose, grouped convolutions, channel counts that do not block) is left as is.
 /// One input feeding several convolutions is reordered once; one weight used twice in one layout is reordered once.
@@ -55,13 +57,14 @@ public static class NchwcConvLowering
             {
                 "Conv" => rewriter.Conv(node),
                 "ConvTranspose" => rewriter.ConvTransposeStride1(node),
+                "Transpose" => rewriter.ChannelsLastFromBlocked(node),
                 _ => null,
             } : null;
             if (replacement is null) { nodes.Add(node); continue; }
             nodes.AddRange(replacement);
-            lowered++;
+            if (node.OpType != "Transpose") lowered++;
         }
-        if (lowered == 0) return 0;
+        if (lowered == 0) return 0; // (a Transpose rewrite implies a lowered Conv before it)
         graph.Node.Clear();
         graph.Node.AddRange(nodes);
         graph.Initializer.AddRange(rewriter.NewInitializers);
@@ -96,6 +99,7 @@ public static class NchwcConvLowering
         private readonly HashSet<string> _names = [.. graph.Node.SelectMany(n => n.Output).Concat(graph.Input.Select(i => i.Name))
                                                       .Concat(graph.Initializer.Select(i => i.Name))];
         private readonly Dictionary<string, string> _reorderedInputs = [];   // NCHW input name -> its NCHWc copy
+        private readonly Dictionary<string, long> _channels = [];            // NCHW input name -> its channel count
         private readonly Dictionary<string, string> _blockedWeights = [];    // weight name + layout -> blocked weight
         private List<NodeProto> _emit = [];
 
@@ -109,7 +113,7 @@ public static class NchwcConvLowering
             if (!Blocks(m) || !(Blocks(c) || c < b)) return null;
             _emit = [];
             string weight = c < b ? BlockedFilterOIHWBo(node.Input[1], w) : BlockedFilterOIHWBiBo(node.Input[1], w, flip: false);
-            string input = c < b ? node.Input[0] : ReorderedInput(node.Input[0]);
+            string input = c < b ? node.Input[0] : ReorderedInput(node.Input[0], c);
             EmitConv(node, input, weight, node.Input.Count > 2 ? node.Input[2] : "", m,
                      Ints(node, "kernel_shape") ?? [w[2], w[3]], Ints(node, "strides") ?? [1, 1], Ints(node, "pads") ?? [0, 0, 0, 0],
                      Ints(node, "dilations") ?? [1, 1]);
@@ -129,11 +133,33 @@ public static class NchwcConvLowering
             if (convPads.Any(v => v < 0)) return null;
             _emit = [];
             string weight = BlockedFilterOIHWBiBo(node.Input[1], w, flip: true);
-            EmitConv(node, ReorderedInput(node.Input[0]), weight, node.Input.Count > 2 ? node.Input[2] : "", cout, [kh, kw], [1, 1], convPads, [1, 1]);
+            EmitConv(node, ReorderedInput(node.Input[0], cin), weight, node.Input.Count > 2 ? node.Input[2] : "", cout, [kh, kw], [1, 1], convPads, [1, 1]);
             return _emit;
         }
 
         private bool Blocks(long channels) => channels > 0 && channels % b == 0;
+
+        /// <summary>
+        /// Transpose(x, [0, 2, 3, 1]) (NCHW -> NHWC: graphgen's Conv weight gradient unfolds the channels-last input)
+        /// of an x that a lowered Conv already reordered to NCHWc [N, C/B, H, W, B]: with C = B that buffer IS the
+        /// NHWC tensor (a Reshape, no copy); otherwise moving the C/B axis inward copies runs of B floats, where the
+        /// NCHW transpose moves single floats.
+        /// </summary>
+        public List<NodeProto>? ChannelsLastFromBlocked(NodeProto node)
+        {
+            if (!_reorderedInputs.TryGetValue(node.Input[0], out var blocked) || !(Ints(node, "perm") ?? []).SequenceEqual([0L, 2, 3, 1])) return null;
+            long c = _channels[node.Input[0]];
+            _emit = [];
+            string shape = Fresh(node.Input[0] + ".shape");
+            _emit.Add(new NodeProto { Name = Fresh(node.Input[0] + ".shape_of"), OpType = "Shape", Input = { node.Input[0] }, Output = { shape } });
+            string nhwc = Fresh(node.Input[0] + ".nhwc_shape");
+            _emit.Add(new NodeProto { Name = Fresh(node.Input[0] + ".nhwc_dims"), OpType = "Gather", Input = { shape, Const([0, 2, 3, 1]) }, Output = { nhwc } });
+            string source = blocked;
+            if (c != b)
+                source = Transposed(Reshaped(blocked, [0, c / b, -1, b]), [0, 2, 1, 3]);
+            _emit.Add(new NodeProto { Name = Fresh(node.Name + ".from_nchwc"), OpType = "Reshape", Input = { source, nhwc }, Output = { node.Output[0] } });
+            return _emit;
+        }
 
         private void EmitConv(NodeProto node, string input, string weight, string bias, long outChannels,
                               long[] kernel, long[] strides, long[] pads, long[] dilations)
@@ -153,9 +179,10 @@ public static class NchwcConvLowering
             _emit.Add(back);
         }
 
-        private string ReorderedInput(string x)
+        private string ReorderedInput(string x, long channels)
         {
             if (_reorderedInputs.TryGetValue(x, out var done)) return done;
+            _channels[x] = channels;
             string y = Fresh(x + ".nchwc");
             _emit.Add(new NodeProto { Name = Fresh(x + ".reorder_input"), OpType = "ReorderInput", Domain = Domain, Input = { x }, Output = { y } });
             return _reorderedInputs[x] = y;

@@ -17,7 +17,7 @@ public class NchwcLoweringTests
     private static int B => NchwcSupport.BlockSize;
 
     public static TheoryData<string> Geometries => ["3x3 s1", "3x3 s2", "1x1 s1", "1x1 s2", "stem 3x3 s2 C1", "stem 3x3 s1 C3",
-        "3x3 s2 C<B", "1x1 s2 C<B", "1x1 s1 C<B", "dX 3x3 s1", "dX 1x1 s1", "dilated 3x3 d2", "asymmetric pads", "bias", "shared input"];
+        "3x3 s2 C<B", "1x1 s2 C<B", "1x1 s1 C<B", "dX 3x3 s1", "dX 1x1 s1", "dilated 3x3 d2", "asymmetric pads", "bias", "shared input", "channels-last C=B", "channels-last C=2B"];
 
     [Theory]
     [MemberData(nameof(Geometries))]
@@ -32,6 +32,8 @@ public class NchwcLoweringTests
         var proto = ModelProto.Parser.ParseFrom(model);
         Assert.Equal(expectLowered, NchwcConvLowering.Lower(proto, B));
         Assert.Equal(expectLowered, proto.Graph.Node.Count(n => n.Domain == NchwcConvLowering.Domain && n.OpType == "Conv"));
+        if (geometry.StartsWith("channels-last", StringComparison.Ordinal)) // only the conv output's transpose is left of the two
+            Assert.Single(proto.Graph.Node, n => n.OpType == "Transpose" && n.Attribute.Single(a => a.Name == "perm").Ints.SequenceEqual([0L, 2, 3, 1]));
         var plain = Run(model, feeds);
         var lowered = Run(Google.Protobuf.MessageExtensions.ToByteArray(proto), feeds);
         Assert.Equal(plain.Length, lowered.Length);
@@ -167,6 +169,13 @@ public class NchwcLoweringTests
             var x = In("x", 2, c, 6, 6);
             y = g.Add(g.Conv(x, In("w1", m, c, 3, 3), null, [2, 2], [1, 1, 1, 1]), g.Conv(x, In("w2", m, c, 1, 1), null, [2, 2], [0, 0, 0, 0]));
             lowered = 2;
+        }
+        if (geometry.StartsWith("channels-last", StringComparison.Ordinal))
+        {   // the weight gradient's NCHW -> NHWC transpose of a conv input: read from the conv's NCHWc copy instead
+            long ch = geometry.EndsWith("C=B", StringComparison.Ordinal) ? b : 2 * b;
+            var x = In("x", 2, ch, 5, 6);
+            var conv = g.Conv(x, In("w", ch, ch, 3, 3), null, [1, 1], [1, 1, 1, 1]);
+            y = g.Add(g.Transpose(x, 0, 2, 3, 1), g.Transpose(conv, 0, 2, 3, 1));
         }
         g.Output(y, "out");
         return (g.ToBytes(), feeds, lowered);
