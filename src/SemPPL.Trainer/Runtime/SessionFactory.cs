@@ -45,7 +45,8 @@ public sealed class DeviceUnavailableException(string message, Exception? inner 
 /// CUDA is probed by appending the provider and creating a tiny session (the copy session of
 /// <see cref="DeviceCopier"/>), so failures that only show at session creation are caught too.
 /// Sessions use graph optimisation level ALL, sequential execution, intra-op threads = processor count
-/// unless set, and on CUDA a heuristic (deterministically chosen) cuDNN convolution algorithm.
+/// unless set, and on CUDA a heuristic (deterministically chosen) cuDNN convolution algorithm. CPU sessions open a
+/// copy of the graph with its convolutions lowered to ORT's NCHWc kernels (<see cref="LowersConvolutions"/>).
 /// The factory also owns the device allocator, so it must outlive every <see cref="DeviceTensor"/> it allocated.
 /// </summary>
 public sealed class SessionFactory : IDisposable
