@@ -1,5 +1,5 @@
-using Google.Protobuf;
 using Onnx;
+using SemPPL.GraphGen.Onnx;
 
 namespace SemPPL.GraphGen.Lowering;
 
@@ -31,14 +31,10 @@ public static class NchwcConvLowering
     /// block size of the ORT build that runs it (channels padded up to a multiple of B).</summary>
     public static byte[] ProbeModel()
     {
-        var g = new GraphProto { Name = "nchwc_probe" };
-        g.Input.Add(FloatInfo("x", [1, 4, 1, 1]));
-        g.Output.Add(new ValueInfoProto { Name = "y", Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } } });
-        g.Node.Add(new NodeProto { Name = "reorder", OpType = "ReorderInput", Domain = Domain, Input = { "x" }, Output = { "y" } });
-        var m = new ModelProto { IrVersion = 10, ProducerName = "SemPPL.Ort nchwc probe", Graph = g };
-        m.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 21 });
-        m.OpsetImport.Add(new OperatorSetIdProto { Domain = Domain, Version = 1 });
-        return m.ToByteArray();
+        var g = new GraphBuilder("nchwc_probe");
+        var x = g.Input("x", DType.Float, 1, 4, 1, 1);
+        g.Output(g.AddNode("ReorderInput", [x], [(DType.Float, [1, -1, 1, 1])], domain: Domain)[0], "y");
+        return g.ToBytes();
     }
 
     /// <summary>Lowers <paramref name="model"/> in place for block size <paramref name="blockSize"/> (&gt; 1); returns
@@ -87,19 +83,11 @@ public static class NchwcConvLowering
         return shapes;
     }
 
-    private static ValueInfoProto FloatInfo(string name, long[] shape)
-    {
-        var s = new TensorShapeProto();
-        foreach (long d in shape) s.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
-        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = s } } };
-    }
-
     private sealed class Rewriter(GraphProto graph, Dictionary<string, long[]> shapes, int b)
     {
         private readonly HashSet<string> _names = [.. graph.Node.SelectMany(n => n.Output).Concat(graph.Input.Select(i => i.Name))
                                                       .Concat(graph.Initializer.Select(i => i.Name))];
-        private readonly Dictionary<string, string> _reorderedInputs = [];   // NCHW input name -> its NCHWc copy
-        private readonly Dictionary<string, long> _channels = [];            // NCHW input name -> its channel count
+        private readonly Dictionary<string, (string Blocked, long Channels)> _reorderedInputs = []; // NCHW input -> its NCHWc copy
         private readonly Dictionary<string, string> _blockedWeights = [];    // weight name + layout -> blocked weight
         private List<NodeProto> _emit = [];
 
@@ -147,8 +135,8 @@ public static class NchwcConvLowering
         /// </summary>
         public List<NodeProto>? ChannelsLastFromBlocked(NodeProto node)
         {
-            if (!_reorderedInputs.TryGetValue(node.Input[0], out var blocked) || !(Ints(node, "perm") ?? []).SequenceEqual([0L, 2, 3, 1])) return null;
-            long c = _channels[node.Input[0]];
+            if (!_reorderedInputs.TryGetValue(node.Input[0], out var reordered) || !(Ints(node, "perm") ?? []).SequenceEqual([0L, 2, 3, 1])) return null;
+            var (blocked, c) = reordered;
             _emit = [];
             string shape = Fresh(node.Input[0] + ".shape");
             _emit.Add(new NodeProto { Name = Fresh(node.Input[0] + ".shape_of"), OpType = "Shape", Input = { node.Input[0] }, Output = { shape } });
@@ -181,11 +169,11 @@ public static class NchwcConvLowering
 
         private string ReorderedInput(string x, long channels)
         {
-            if (_reorderedInputs.TryGetValue(x, out var done)) return done;
-            _channels[x] = channels;
+            if (_reorderedInputs.TryGetValue(x, out var done)) return done.Blocked;
             string y = Fresh(x + ".nchwc");
             _emit.Add(new NodeProto { Name = Fresh(x + ".reorder_input"), OpType = "ReorderInput", Domain = Domain, Input = { x }, Output = { y } });
-            return _reorderedInputs[x] = y;
+            _reorderedInputs[x] = (y, channels);
+            return y;
         }
 
         /// <summary>[M, C, kH, kW] -> [M/B, C/B, kH, kW, Bi, Bo] (as [M, C, kH, kW]). With flip, the input is a

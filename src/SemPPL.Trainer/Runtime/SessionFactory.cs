@@ -69,7 +69,7 @@ public sealed class SessionFactory : IDisposable
         IntraOpThreads = _settings.IntraOpThreads is > 0 ? _settings.IntraOpThreads.Value : Environment.ProcessorCount;
         _optimizationLevel = ParseOptimizationLevel(Environment.GetEnvironmentVariable(OptimizationVariable));
         _convAlgorithmSearch = ParseConvAlgorithmSearch(Environment.GetEnvironmentVariable(ConvAlgorithmSearchVariable));
-        _lowerConvolutions = _settings.LowerConvolutions ?? ParseCpuConvLayout(Environment.GetEnvironmentVariable(CpuConvLayoutVariable));
+        _lowerConvolutions = _settings.LowerConvolutions ?? CpuConvLayoutFromEnvironment;
         notice ??= line => Console.Error.WriteLine(line);
 
         if (requested.Kind == DeviceKind.Cpu)
@@ -207,6 +207,9 @@ public sealed class SessionFactory : IDisposable
         "nchw" => false,
         var v => throw new ArgumentException($"{CpuConvLayoutVariable}='{v}': expected nchwc or nchw"),
     };
+
+    /// <summary>What <see cref="CpuConvLayoutVariable"/> asks for in this process (unset: lower).</summary>
+    public static bool CpuConvLayoutFromEnvironment => ParseCpuConvLayout(Environment.GetEnvironmentVariable(CpuConvLayoutVariable));
 
     /// <summary>Whether this factory's CPU sessions run lowered convolutions (CPU device, NCHWc kernels in the
     /// build, not switched off by <see cref="CpuConvLayoutVariable"/>).</summary>

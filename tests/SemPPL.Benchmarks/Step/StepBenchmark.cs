@@ -45,7 +45,7 @@ public static class StepBenchmark
         Console.WriteLine($"threads: ORT intra-op {(ortThreads > 0 ? ortThreads.ToString() : "as the case's config (threads key)")} (spinning {(spinning ? "on" : "off")}), " +
                           $"torch.set_num_threads({threads}), OPENBLAS_CORETYPE=SkylakeX; warm-up {warmup}, timed {steps} steps");
         if (device == "cpu")
-            Console.WriteLine($"CPU convolutions: {(SessionFactory.ParseCpuConvLayout(Environment.GetEnvironmentVariable(SessionFactory.CpuConvLayoutVariable)) && NchwcSupport.BlockSize > 1
+            Console.WriteLine($"CPU convolutions: {(SessionFactory.CpuConvLayoutFromEnvironment && NchwcSupport.BlockSize > 1
                 ? $"lowered to ORT's NCHWc kernels, block {NchwcSupport.BlockSize}" : "as written (ORT Conv / ConvTranspose)")} ({SessionFactory.CpuConvLayoutVariable})");
         if (device != "cpu")
             Console.WriteLine($"cuDNN convolution algorithms: ours {Environment.GetEnvironmentVariable(SessionFactory.ConvAlgorithmSearchVariable) ?? "HEURISTIC"} " +
@@ -124,13 +124,13 @@ public static class StepBenchmark
     private static void ProfileGraph(string file, string artifacts, Manifest manifest, (float[] Large, float[] Small, long[] Labels) batch, int threads, bool spinning)
     {
         var s = manifest.Shapes;
-        using var opts = new SessionOptions { IntraOpNumThreads = threads, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
+        // the step's session options and lowering (SessionFactory), plus profiling
+        using var factory = new SessionFactory(ExecutionDevice.Parse("cpu"), new SessionSettings { IntraOpThreads = threads, AllowSpinning = spinning });
+        using var opts = factory.CreateOptions();
         opts.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), $"semppl-{Path.GetFileNameWithoutExtension(file)}-profile"); // before EnableProfiling, which reads it
-        opts.AddSessionConfigEntry("session.intra_op.allow_spinning", spinning ? "1" : "0");
         opts.EnableProfiling = true;
         byte[] model = File.ReadAllBytes(Path.Combine(artifacts, file));
-        // as the trainer runs it: convolutions lowered to NCHWc unless SEMPPL_CPU_CONV_LAYOUT=nchw
-        if (SessionFactory.ParseCpuConvLayout(Environment.GetEnvironmentVariable(SessionFactory.CpuConvLayoutVariable))) model = NchwcSupport.Lower(model);
+        if (factory.LowersConvolutions) model = NchwcSupport.Lower(model);
         using var session = new InferenceSession(model, opts);
         var initial = TensorFile.Read(Path.Combine(artifacts, manifest.InitialWeights));
         var rng = new Random(5);

@@ -181,20 +181,7 @@ public class NchwcLoweringTests
         return (g.ToBytes(), feeds, lowered);
     }
 
-    private static float[] Run(byte[] model, Dictionary<string, HostTensor> feeds)
-    {
-        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = 1 };
-        using var session = new InferenceSession(model, options);
-        var names = session.InputNames.ToArray();
-        var values = names.Select(n => OrtValue.CreateTensorValueFromMemory(feeds[n].Floats, feeds[n].Shape)).ToArray();
-        try
-        {
-            using var run = new RunOptions();
-            using var outputs = session.Run(run, names, values, ["out"]);
-            return outputs[0].GetTensorDataAsSpan<float>().ToArray();
-        }
-        finally { foreach (var v in values) v.Dispose(); }
-    }
+    private static float[] Run(byte[] model, Dictionary<string, HostTensor> feeds) => RunAll(model, feeds)["out"];
 }
 
 /// <summary>The session settings a run derives from the config's <c>threads</c> key.</summary>
