@@ -2,7 +2,7 @@ namespace SemPPL.Config;
 
 // The whole run configuration as data (BYOL style: config is data, the step is a function of it).
 // YAML keys are the snake_case form of these property names (e.g. BatchUnlabelled -> batch_unlabelled).
-// Defaults follow ../shared/SEMPPL.md; constants marked (ours) there are config keys here.
+// Defaults and where each comes from (paper, BYOL recipe, or ours): docs/method.md.
 
 public sealed class SemPPLConfig
 {

@@ -9,7 +9,7 @@ using static SemPPL.GraphGen.Artifacts.ArtifactNames;
 namespace SemPPL.GraphGen.Artifacts;
 
 /// <summary>
-/// Writes one artifact set (DESIGN.md, "An artifact set") for a validated config. Everything is
+/// Writes one artifact set (docs/artifacts.md) for a validated config. Everything is
 /// written into a temporary sibling folder that replaces the target only when complete, so a failure
 /// leaves no half-written set. Same config => byte-identical files (no timestamps, fixed ordering).
 /// </summary>

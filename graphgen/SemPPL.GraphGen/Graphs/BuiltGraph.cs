@@ -11,7 +11,7 @@ public sealed record TensorSpec(string Name, DType Type, long[] Shape)
 /// <summary>
 /// A state tensor the graph reads and rewrites: the output <see cref="Output"/> replaces the input
 /// <see cref="Input"/> for the next step. The trainer binds them to two buffers and alternates
-/// (ping-pong); binding both to one buffer is wrong (DESIGN.md).
+/// (ping-pong); binding both to one buffer is wrong (docs/design.md).
 /// </summary>
 public readonly record struct StatePair(string Input, string Output);
 

@@ -33,7 +33,7 @@ public static class EmaGraph
     }
 }
 
-/// <summary>The BYOL target-EMA schedule (SEMPPL.md step 8).</summary>
+/// <summary>The BYOL target-EMA schedule (docs/method.md, step 8).</summary>
 public static class EmaSchedule
 {
     /// <summary>tau_k = 1 - (1 - tauBase) * (cos(pi k / K) + 1) / 2: tauBase at k = 0, 1 at k = K.</summary>

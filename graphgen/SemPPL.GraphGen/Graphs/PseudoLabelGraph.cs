@@ -4,7 +4,7 @@ namespace SemPPL.GraphGen.Graphs;
 
 /// <summary>
 /// pseudolabel.onnx: k-NN pseudo-labels against the queue and semantic-positive selection
-/// (SEMPPL.md steps 3-4). N = Bu + Bl images per step.
+/// (docs/method.md, steps 3-4). N = Bu + Bl images per step.
 /// <para>Inputs: <c>target.unlabelled</c> float[L,Bu,D] (unit vectors), <c>labels</c> int64[Bl],
 /// <c>queue.embeddings</c> float[C,D], <c>queue.labels</c> int64[C], <c>queue.count</c> int64[]
 /// (slots 0..count-1 are valid), <c>uniforms</c> float[N,nSp] in [0,1) from the host RNG.</para>

@@ -8,7 +8,7 @@ public sealed record BatchNormTrainingResult(Value Y, Value NewRunningMean, Valu
 /// <summary>
 /// BatchNormalization as free functions. Training mode centres x by its batch mean, takes the biased variance of
 /// the centred tensor, and normalises with an inference-mode BatchNormalization node fed those statistics (one fused
-/// pass). ORT's training-mode BatchNormalization does not output what the backward needs (DESIGN.md); instead the
+/// pass). ORT's training-mode BatchNormalization does not output what the backward needs (docs/design.md); instead the
 /// node is tagged with <see cref="BatchStatisticsRule"/>, whose closed-form backward includes the gradient through the
 /// batch statistics, so autodiff never differentiates the statistics op by op (about half the element-wise passes).
 /// </summary>

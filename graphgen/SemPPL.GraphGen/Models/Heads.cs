@@ -3,7 +3,7 @@ using SemPPL.GraphGen.Onnx;
 namespace SemPPL.GraphGen.Models;
 
 /// <summary>
-/// Projector / predictor MLP (SEMPPL.md): Linear(hidden, bias) -> BatchNorm -> ReLU -> Linear(out, no bias).
+/// Projector / predictor MLP (docs/method.md): Linear(hidden, bias) -> BatchNorm -> ReLU -> Linear(out, no bias).
 /// Parameters: {name}.fc1.weight [hidden, in], {name}.fc1.bias, {name}.bn.weight/bias (+ running stats),
 /// {name}.fc2.weight [out, hidden].
 /// </summary>

@@ -37,7 +37,7 @@ public sealed record ParameterSpec(string Name, long[] Shape, ParameterKind Kind
 
     public long ElementCount => Shape.Aggregate(1L, (a, d) => a * d);
 
-    /// <summary>Biases and BatchNorm parameters take no weight decay (SEMPPL.md, LARS recipe).</summary>
+    /// <summary>Biases and BatchNorm parameters take no weight decay (docs/method.md, LARS recipe).</summary>
     public bool ExcludedFromWeightDecay => Kind is ParameterKind.Bias or ParameterKind.BnScale or ParameterKind.BnBias;
 
     /// <summary>Biases and BatchNorm parameters skip the LARS trust ratio.</summary>

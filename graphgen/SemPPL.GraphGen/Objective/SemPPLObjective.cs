@@ -4,7 +4,7 @@ using SemPPL.GraphGen.Onnx;
 namespace SemPPL.GraphGen.Objective;
 
 /// <summary>
-/// Graph inputs of the SemPPL objective (SEMPPL.md, "One training step", steps 5-6).
+/// Graph inputs of the SemPPL objective (docs/method.md, "The objective").
 /// V = L + S online views (the L large views first), B images, D embedding size.
 /// </summary>
 /// <param name="Online">[V, B, D] float: l2-normalised online predictions p (differentiated).</param>
@@ -16,7 +16,7 @@ namespace SemPPL.GraphGen.Objective;
 /// <param name="PositiveMask">[B] float: 1 where image i has semantic positives, 0 otherwise.</param>
 public sealed record ObjectiveInputs(Value Online, Value Target, Value NegativeIndices, Value Positives, Value PositiveMask);
 
-/// <summary>Objective constants: view counts and tau, c, alpha, lambda (SEMPPL.md step 6).</summary>
+/// <summary>Objective constants: view counts and tau, c, alpha, lambda (docs/method.md, "The objective").</summary>
 public sealed record ObjectiveSettings(int LargeViews, int SmallViews, float Temperature, float C, float Alpha, float Lambda)
 {
     public static ObjectiveSettings From(ObjectiveConfig cfg, int largeViews, int smallViews) =>

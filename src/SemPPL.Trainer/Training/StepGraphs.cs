@@ -6,7 +6,7 @@ using static SemPPL.GraphGen.Artifacts.ArtifactNames;
 namespace SemPPL.Trainer.Training;
 
 /// <summary>
-/// The device side of one SemPPL step, and the one place that fixes the graph order (SEMPPL.md):
+/// The device side of one SemPPL step, and the one place that fixes the graph order (docs/method.md):
 /// target -> queue push -> pseudo-labels and semantic positives -> train -> optimizer -> EMA.
 ///
 /// All state (online parameters and BN statistics, target, optimizer slots, queue) lives in a
@@ -14,7 +14,7 @@ namespace SemPPL.Trainer.Training;
 /// Next buffer, and one Flip per step swaps them (binding an output onto its own input is wrong in ORT).
 /// Bindings are built once; a step uploads only the batch and the host-drawn random tensors.
 /// Gradients are explicit device tensors between train and optimizer: the place a data-parallel
-/// all-reduce would go (DESIGN.md, scale-out).
+/// all-reduce would go (docs/design.md, scale-out).
 /// </summary>
 public sealed class StepGraphs : IDisposable
 {

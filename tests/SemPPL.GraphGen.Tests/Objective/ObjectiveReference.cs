@@ -1,8 +1,8 @@
 namespace SemPPL.GraphGen.Tests.Objective;
 
 /// <summary>
-/// Independent double-precision reference of the SemPPL objective, written from SEMPPL.md
-/// ("One training step", step 6) with plain loops and no code shared with graphgen.
+/// Independent double-precision reference of the SemPPL objective, written from docs/method.md
+/// ("The objective") with plain loops and no code shared with graphgen.
 /// Layouts are row-major: online [V, B, D], target [L, B, D], negatives [L, B, nNeg],
 /// positives [B, nSp, D], mask [B].
 /// </summary>

@@ -131,7 +131,7 @@ public static class ReferenceHarness
 
     /// <summary>
     /// Runs the reference: python3 -m semppl_torch &lt;args&gt; with PYTHONPATH = tests/reference and the BLAS
-    /// settings of DESIGN.md ("Measuring against PyTorch"): OPENBLAS_CORETYPE=SkylakeX; threads via --threads.
+    /// settings of docs/design.md ("Measuring against PyTorch"): OPENBLAS_CORETYPE=SkylakeX; threads via --threads.
     /// </summary>
     public static ProcessResult RunReference(IEnumerable<string> args, int timeoutMs)
     {

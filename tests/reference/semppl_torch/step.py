@@ -1,4 +1,4 @@
-"""One SemPPL.Ort training step in PyTorch, written from SEMPPL.md and the graph sources, in the same order:
+"""One SemPPL.Ort training step in PyTorch, written from docs/method.md and the graph sources, in the same order:
 target forward -> queue push -> k-NN pseudo-labels + semantic positives -> online forward, objective,
 classifier CE, backward -> LARS -> EMA of the target (parameters and BN running statistics).
 """
@@ -94,7 +94,7 @@ class ReferenceState:
             onehot = F.one_hot(ql[top_i], K).to(z.dtype)                   # [L, Bu, k, K]
             votes = onehot.sum((0, 2))
             simsum = (onehot * top_v.unsqueeze(-1)).sum((0, 2))
-            # most votes, then the larger summed similarity (SEMPPL.md step 3)
+            # most votes, then the larger summed similarity (docs/method.md, step 3)
             pseudo = (votes * (2 * k * L + 1) + simsum).argmax(1)
         batch_labels = torch.cat([pseudo, labels])
         # semantic positives: the j-th matching valid entry in slot order, j = floor(u * n_i)
@@ -110,7 +110,7 @@ class ReferenceState:
 
     # ---------------------------------------------------------------- objective
     def objective(self, p, z, neg, Q, mask):
-        """SEMPPL.md step 6; p [V,B,D] online, z [L,B,D] target, neg [L,B,nNeg], Q [B,nSp,D], mask [B]."""
+        """docs/method.md, "The objective"; p [V,B,D] online, z [L,B,D] target, neg [L,B,nNeg], Q [B,nSp,D], mask [B]."""
         s = self.s
         L, V, B = s.large_views, p.shape[0], p.shape[1]
         inv_tau = 1.0 / s.temperature

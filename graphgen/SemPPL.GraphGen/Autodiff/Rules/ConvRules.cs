@@ -73,7 +73,7 @@ public enum ConvWeightGradMethod
 ///   stride 1:  Im2Col 6.1 / 7.6    DilatedConv 11.7 / 16.4   (im2col 1.9x faster; forward Conv 4.3 / 4.6, dX 4.0 / 5.4)
 ///   stride 2:  Im2Col 2.8 / 3.2    DilatedConv 3.0 / 3.3     (a tie)
 /// With 2 threads (noisier under the load) the minima were 6.8 vs 14.2 ms at stride 1. So Im2Col was the
-/// default, as DESIGN.md found; Auto falls back to DilatedConv only when the column buffer would be huge.
+/// default, as docs/design.md records; Auto falls back to DilatedConv only when the column buffer would be huge.
 /// GatherIm2Col (one Gather of channels-last rows instead of kH*kW strided Slices + Concat), same benchmark with
 /// the quickstart's layers added, 1 thread, min ms Im2Col -> GatherIm2Col:
 ///   [32,64,16,16] s1 6.21 -> 5.76, s2 2.91 -> 1.65;  [80,16,14,14] s1 1.94 -> 1.80, s2 1.25 -> 0.60;
