@@ -166,4 +166,36 @@ public class AugmentationTests
         new GaussianBlur().Apply(img, 2, n, k, sigma);
         for (int i = 0; i < img.Length; i++) Assert.Equal(expected[i], img[i], 5);
     }
+
+    [Fact]
+    public void StageObserverSeesEveryStageInOrderAndLeavesTheViewUnchanged()
+    {
+        var p = ViewParams.From(new SemPPL.Config.AugmentConfig { Channels = 3, LargeSize = 16, ColorJitterProbability = 1.0 },
+            0, false, [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]);
+        var src = new byte[20 * 18 * 3];
+        var pixelRng = CounterRng.For(7, RngStream.Subset);
+        for (int i = 0; i < src.Length; i++) src[i] = (byte)pixelRng.NextInt(256);
+
+        var plain = new float[3 * 16 * 16];
+        var rng = CounterRng.For(3, RngStream.AugmentUnlabelled, 0, 1, 0);
+        new ViewAugmenter().Augment(src, 20, 18, p, ref rng, plain);
+
+        var observed = new float[plain.Length];
+        var stages = new StageLog();
+        rng = CounterRng.For(3, RngStream.AugmentUnlabelled, 0, 1, 0);
+        new ViewAugmenter().Augment(src, 20, 18, p, ref rng, observed, stages);
+
+        Assert.Equal(plain, observed);
+        Assert.Equal(AugmentStage.CropResample, stages.Seen[0]);
+        // Jitter (p = 1): its four stages in the random order the augmenter drew, each once.
+        Assert.Equal([AugmentStage.Brightness, AugmentStage.Contrast, AugmentStage.Saturation, AugmentStage.Hue],
+            stages.Seen.Skip(1).Take(4).Order());
+        Assert.Equal([AugmentStage.Grayscale, AugmentStage.Blur, AugmentStage.SolarizeNormalise], stages.Seen.Skip(5));
+    }
+
+    private sealed class StageLog : IAugmentStageObserver
+    {
+        public List<AugmentStage> Seen { get; } = [];
+        public void StageEnded(AugmentStage stage) => Seen.Add(stage);
+    }
 }
