@@ -1,6 +1,9 @@
 namespace SemPPL.GraphGen.Artifacts;
 
-/// <summary>File names of an artifact set and the graph I/O names the trainer binds by.</summary>
+/// <summary>
+/// Every file and tensor name graphgen writes, in one place. Only graphgen reads these: the trainer binds by the
+/// kinds and roles the manifest gives each input and output (<see cref="GraphContract"/>), never by a name.
+/// </summary>
 public static class ArtifactNames
 {
     public const string TargetFile = "target.onnx";
@@ -43,9 +46,41 @@ public static class ArtifactNames
     public const string GradPrefix = "grad.";
     public const string NewPrefix = "new.";
 
+    /// <summary>The output that carries state tensor <paramref name="name"/>'s value for the next step.</summary>
+    public static string New(string name) => NewPrefix + name;
+    public static string Online(string localName) => OnlinePrefix + localName;
+    public static string Target(string localName) => TargetPrefix + localName;
+
+    // Optimizer graphs: "lr", "step" (1-based, AdamW only), and per parameter n its value, gradient and slots.
+    public const string LearningRate = "lr";
+    public const string OptimizerStep = "step";
+    public const string MomentumSlot = "momentum";
+    public const string AdamMSlot = "m";
+    public const string AdamVSlot = "v";
+    public static string Param(string name) => $"param.{name}";
+    public static string Grad(string name) => GradPrefix + name;
+    public static string State(string slot, string name) => $"state.{slot}.{name}";
+    public static string NewParam(string name) => New(Param(name));
+    public static string NewState(string slot, string name) => New(State(slot, name));
+
+    // EMA graph.
+    public const string EmaDecay = "tau";
+
+    // Queue state.
+    public const string QueueEmbeddings = "queue.embeddings";
+    public const string QueueLabels = "queue.labels";
+    public const string QueuePointer = "queue.pointer";
+    public const string QueueCount = "queue.count";
+
     // Eval graph.
     public const string Images = "images";
     public const string Embedding = "embedding";
     public const string Projection = "projection";
     public const string Logits = "logits";
+
+    // Evaluation graphs built in memory (linear probe, fine-tuning).
+    public const string Features = "features";
+    public const string ProbeWeight = "probe.weight";
+    public const string ProbeBias = "probe.bias";
+    public const string Accuracy = "accuracy";
 }

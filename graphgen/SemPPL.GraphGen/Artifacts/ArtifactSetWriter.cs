@@ -30,34 +30,40 @@ public static class ArtifactSetWriter
         try
         {
             var graphs = new SortedDictionary<string, GraphEntry>(StringComparer.Ordinal);
-            void Save(string file, GraphBuilder g)
+            void Save(string file, GraphRole role, BuiltGraph built, GraphContract? linked = null)
             {
                 var sw = Stopwatch.StartNew();
+                var g = built.Graph;
                 g.Metadata["semppl.config_hash"] = ConfigHash.Compute(config, labelledImages);
                 g.Save(Path.Combine(temp, file));
-                graphs[Path.GetFileNameWithoutExtension(file)] = GraphEntry.Of(file, g);
+                var contract = linked ?? built.Contract;
+                graphs[Path.GetFileNameWithoutExtension(file)] = new GraphEntry(file, role, contract.Inputs, contract.Outputs, g.Nodes.Count);
                 log($"{file}: {g.Nodes.Count} nodes, {g.Inputs.Count} inputs, {g.Outputs.Count} outputs ({sw.ElapsedMilliseconds} ms to write)");
             }
 
             var sw = Stopwatch.StartNew();
             var (train, spec) = TrainGraphBuilder.Build(config, shapes);
             log($"train graph built in {sw.ElapsedMilliseconds} ms");
-            Save(TrainFile, train);
-            Save(TargetFile, TargetGraphBuilder.Build(config, shapes));
-            Save(EvalFile, EvalGraphBuilder.Build(config, shapes));
-
             var optimizerParams = spec.Parameters
                 .Select(p => new OptimizerParameter(OnlinePrefix + p.Name, p.Shape, p.ExcludedFromWeightDecay, p.ExcludedFromLars)).ToList();
-            Save(OptimizerFile, OptimizerGraphFactory.Build(config.Optimizer, optimizerParams).Graph);
-
             var targetTensors = spec.Parameters.Select(p => (p.Name, p.Shape))
                 .Concat(spec.Buffers.Select(b => (b.Name, b.Shape)))
                 .Where(t => IsTargetTensor(t.Name))
                 .ToList();
-            Save(EmaFile, EmaGraph.Build(targetTensors).Graph);
-            Save(QueueFile, QueueGraph.Build(shapes.QueueCapacity, shapes.EmbeddingDim, shapes.QueuePush).Graph);
-            Save(PseudoLabelFile, PseudoLabelGraph.Build(shapes.LargeViews, shapes.BatchUnlabelled, shapes.BatchLabelled,
-                shapes.QueueCapacity, shapes.EmbeddingDim, shapes.KnnK, shapes.SemanticPositives, shapes.NumClasses).Graph);
+            // The step, in the order the trainer runs it: target -> queue push -> pseudo-labels -> train -> optimizer -> EMA.
+            var step = new List<(string File, GraphRole Role, BuiltGraph Built)>
+            {
+                (TargetFile, GraphRole.Target, TargetGraphBuilder.Build(config, shapes)),
+                (QueueFile, GraphRole.Queue, QueueGraph.Build(shapes.QueueCapacity, shapes.EmbeddingDim, shapes.QueuePush)),
+                (PseudoLabelFile, GraphRole.PseudoLabel, PseudoLabelGraph.Build(shapes.LargeViews, shapes.BatchUnlabelled, shapes.BatchLabelled,
+                    shapes.QueueCapacity, shapes.EmbeddingDim, shapes.KnnK, shapes.SemanticPositives, shapes.NumClasses)),
+                (TrainFile, GraphRole.Train, train),
+                (OptimizerFile, GraphRole.Optimizer, OptimizerGraphFactory.Build(config.Optimizer, optimizerParams)),
+                (EmaFile, GraphRole.Ema, EmaGraph.Build(targetTensors)),
+            };
+            var linked = GraphContract.InStepOrder(step.Select(x => x.Built.Contract).ToList());
+            for (int i = 0; i < step.Count; i++) Save(step[i].File, step[i].Role, step[i].Built, linked[i]);
+            Save(EvalFile, GraphRole.Eval, EvalGraphBuilder.BuildWithContract(config, shapes));
 
             // Initial online weights; the trainer starts the target as a copy (same values by construction).
             var weights = ParameterInitializer.Initialize(spec.Parameters, config.Seed);
@@ -65,6 +71,7 @@ public static class ArtifactSetWriter
                 .Concat(spec.Buffers.Select(b => (OnlinePrefix + b.Name, HostTensor.Float(b.Shape, b.InitialValues()))))
                 .ToList();
             TensorFile.Write(Path.Combine(temp, InitialWeightsFile), tensors, new Dictionary<string, string> { ["seed"] = config.Seed.ToString() });
+            var state = StateEntries(linked, tensors.Select(t => t.Item1).ToList(), targetTensors.ToDictionary(t => Target(t.Name), t => Online(t.Name)));
 
             var manifest = new Manifest
             {
@@ -77,10 +84,11 @@ public static class ArtifactSetWriter
                 LabelledImages = labelledImages,
                 Shapes = shapes,
                 Graphs = graphs,
+                Step = step.Select(x => Path.GetFileNameWithoutExtension(x.File)).ToList(),
+                State = state,
                 Parameters = spec.Parameters.Select(p => new ParameterEntry(OnlinePrefix + p.Name, p.Shape, p.Kind.ToString(), HeadOf(p.Name),
                     p.ExcludedFromWeightDecay, p.ExcludedFromLars, Shapes.Product(p.Shape))).ToList(),
                 Buffers = spec.Buffers.Select(b => new BufferEntry(OnlinePrefix + b.Name, b.Shape, b.InitialValue)).ToList(),
-                TargetTensors = targetTensors.Select(t => t.Name).ToList(),
                 ParameterCounts = Count(spec.Parameters),
                 InitialWeights = InitialWeightsFile,
             };
@@ -97,6 +105,29 @@ public static class ArtifactSetWriter
             if (Directory.Exists(temp)) Directory.Delete(temp, true);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Every state tensor the step's graphs read or write, with where its first value comes from: the initial-weights
+    /// file, a copy of another state tensor (target from online), or zeros. Fails when graphs disagree on a tensor's shape.
+    /// </summary>
+    private static List<StateEntry> StateEntries(IReadOnlyList<GraphContract> step, IReadOnlyList<string> initialWeights,
+        IReadOnlyDictionary<string, string> copies)
+    {
+        var seen = new Dictionary<string, GraphIo>(StringComparer.Ordinal);
+        foreach (var io in step.SelectMany(c => c.Inputs.Concat(c.Outputs)).Where(io => io.Kind is IoKind.StateRead or IoKind.StateWritten))
+        {
+            if (!seen.TryAdd(io.Tensor!, io) && (seen[io.Tensor!].DType != io.DType || !seen[io.Tensor!].Shape.SequenceEqual(io.Shape)))
+                throw new InvalidOperationException($"state tensor '{io.Tensor}' has two shapes in the step's graphs");
+        }
+        StateEntry Entry(string name, StateInit init, string? copyOf = null) =>
+            seen.TryGetValue(name, out var io) ? new StateEntry(name, io.DType, io.Shape, init) { CopyOf = copyOf }
+                : throw new InvalidOperationException($"state tensor '{name}' is not read by any graph of the step");
+        var entries = initialWeights.Select(n => Entry(n, StateInit.InitialWeights))
+            .Concat(copies.Select(c => Entry(c.Key, StateInit.CopyOf, c.Value))).ToList();
+        var listed = entries.Select(e => e.Name).ToHashSet(StringComparer.Ordinal);
+        entries.AddRange(seen.Keys.Where(n => !listed.Contains(n)).Select(n => Entry(n, StateInit.Zeros)));
+        return entries;
     }
 
     /// <summary>The target network is encoder + projector (no predictor, no classifier).</summary>

@@ -1,4 +1,5 @@
 using SemPPL.Config;
+using SemPPL.GraphGen.Graphs;
 using SemPPL.GraphGen.Models;
 using SemPPL.GraphGen.Onnx;
 using static SemPPL.GraphGen.Artifacts.ArtifactNames;
@@ -12,7 +13,10 @@ namespace SemPPL.GraphGen.Artifacts;
 /// </summary>
 public static class EvalGraphBuilder
 {
-    public static GraphBuilder Build(SemPPLConfig config, ArtifactShapes s, long batch = -1, int opset = GraphBuilder.DefaultOpset)
+    public static GraphBuilder Build(SemPPLConfig config, ArtifactShapes s, long batch = -1, int opset = GraphBuilder.DefaultOpset) =>
+        BuildWithContract(config, s, batch, opset).Graph;
+
+    public static BuiltGraph BuildWithContract(SemPPLConfig config, ArtifactShapes s, long batch = -1, int opset = GraphBuilder.DefaultOpset)
     {
         var g = new GraphBuilder("semppl_eval", opset);
         var images = g.Input(Images, DType.Float, batch, s.Channels, s.LargeSize, s.LargeSize);
@@ -24,6 +28,8 @@ public static class EvalGraphBuilder
         g.Output(features, Embedding);
         g.Output(projection, Projection);
         g.Output(logits, Logits);
-        return g;
+        var contract = new ContractBuilder().HostFed(Images, HostRole.Images).ReadsNetwork(ctx)
+            .HostResult(Embedding, HostRole.Embedding).HostResult(Projection, HostRole.Projection).HostResult(Logits, HostRole.Logits);
+        return new BuiltGraph(g, contract.Finish(g));
     }
 }

@@ -1,4 +1,5 @@
 using SemPPL.Config;
+using SemPPL.GraphGen.Graphs;
 using SemPPL.GraphGen.Models;
 using SemPPL.GraphGen.Objective;
 using SemPPL.GraphGen.Onnx;
@@ -13,7 +14,7 @@ namespace SemPPL.GraphGen.Artifacts;
 /// </summary>
 public static class TargetGraphBuilder
 {
-    public static GraphBuilder Build(SemPPLConfig config, ArtifactShapes s)
+    public static BuiltGraph Build(SemPPLConfig config, ArtifactShapes s)
     {
         var g = new GraphBuilder("semppl_target");
         var large = g.Input(ViewsLarge, DType.Float, s.LargeViews, s.Batch, s.Channels, s.LargeSize, s.LargeSize);
@@ -33,6 +34,8 @@ public static class TargetGraphBuilder
         var labelled = g.Slice(z, [s.BatchUnlabelled], [s.Batch], [1]);
         g.Output(g.Reshape(labelled, s.QueuePush, s.EmbeddingDim), PushEmbeddings);
         g.Output(g.Reshape(g.Tile(g.Unsqueeze(labels, 0), s.LargeViews, 1), s.QueuePush), PushLabels);
-        return g;
+        var contract = new ContractBuilder().HostFed(ViewsLarge, HostRole.ViewsLarge).HostFed(Labels, HostRole.Labels).ReadsNetwork(ctx)
+            .Passed(TargetEmbeddings).Passed(TargetUnlabelled).Passed(PushEmbeddings).Passed(PushLabels);
+        return new BuiltGraph(g, contract.Finish(g));
     }
 }

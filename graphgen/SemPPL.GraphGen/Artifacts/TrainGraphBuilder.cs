@@ -1,5 +1,6 @@
 using SemPPL.Config;
 using SemPPL.GraphGen.Autodiff;
+using SemPPL.GraphGen.Graphs;
 using SemPPL.GraphGen.Models;
 using SemPPL.GraphGen.Objective;
 using SemPPL.GraphGen.Onnx;
@@ -18,7 +19,7 @@ public sealed record OnlineNetworkSpec(IReadOnlyList<ParameterSpec> Parameters, 
 /// </summary>
 public static class TrainGraphBuilder
 {
-    public static (GraphBuilder Graph, OnlineNetworkSpec Spec) Build(SemPPLConfig config, ArtifactShapes s)
+    public static (BuiltGraph Graph, OnlineNetworkSpec Spec) Build(SemPPLConfig config, ArtifactShapes s)
     {
         var g = new GraphBuilder("semppl_train");
         var large = g.Input(ViewsLarge, DType.Float, s.LargeViews, s.Batch, s.Channels, s.LargeSize, s.LargeSize);
@@ -65,9 +66,15 @@ public static class TrainGraphBuilder
 
         var parameters = ctx.Parameters.Select(p => ctx.ParameterValue(p.Name)).ToArray();
         Differentiator.Differentiate(g, total, parameters, outputPrefix: GradPrefix);
-        foreach (var name in ctx.UpdatedBufferNames)
-            g.Output(ctx.UpdatedBuffers[name], NewPrefix + ctx.GraphName(name));
-        return (g, new OnlineNetworkSpec(ctx.Parameters, ctx.Buffers));
+        var contract = new ContractBuilder()
+            .HostFed(ViewsLarge, HostRole.ViewsLarge).HostFed(Labels, HostRole.Labels).HostFed(Negatives, HostRole.Negatives)
+            .Passed(TargetEmbeddings).Passed(Positives).Passed(PositiveMask)
+            .ReadsNetwork(ctx).PassesGradients(ctx).WritesUpdatedBuffers(ctx)
+            .HostResult(Loss, HostRole.Loss).HostResult(LossAugmentation, HostRole.LossAugmentation)
+            .HostResult(LossSemanticPositive, HostRole.LossSemanticPositive).HostResult(LossInvariance, HostRole.LossInvariance)
+            .HostResult(LossClassifier, HostRole.LossClassifier).HostResult(ClassifierAccuracy, HostRole.ClassifierAccuracy);
+        if (small is not null) contract.HostFed(ViewsSmall, HostRole.ViewsSmall);
+        return (new BuiltGraph(g, contract.Finish(g)), new OnlineNetworkSpec(ctx.Parameters, ctx.Buffers));
     }
 
     /// <summary>View v of a [V, B, C, H, W] stack as a [B, C, H, W] batch.</summary>

@@ -1,9 +1,12 @@
 using SemPPL.Config;
 using SemPPL.GraphGen.Artifacts;
 using SemPPL.GraphGen.Autodiff;
+using SemPPL.GraphGen.Graphs;
 using SemPPL.GraphGen.Models;
 using SemPPL.GraphGen.Objective;
 using SemPPL.GraphGen.Onnx;
+using SemPPL.GraphGen.Optimizers;
+using static SemPPL.GraphGen.Artifacts.ArtifactNames;
 
 namespace SemPPL.GraphGen.Evaluation;
 
@@ -13,23 +16,27 @@ namespace SemPPL.GraphGen.Evaluation;
 /// train.onnx's online names, so the trained state binds directly.
 /// Inputs: images [B, C, H, W], labels [B], online.encoder.* and online.classifier.* parameters and
 /// encoder BN buffers. Outputs: loss, accuracy, grad.* per parameter, new.* per buffer.
+/// Returns the graph and its parameters as an optimizer graph sees them (named by their state tensors).
 /// </summary>
 public static class FineTuneGraph
 {
-    public static (GraphBuilder Graph, IReadOnlyList<ParameterSpec> Parameters, IReadOnlyList<BufferSpec> Buffers) Build(
+    public static (BuiltGraph Graph, IReadOnlyList<OptimizerParameter> Parameters) Build(
         SemPPLConfig config, long batch, int channels, int size)
     {
         var g = new GraphBuilder("semppl_finetune");
-        var images = g.Input("images", DType.Float, batch, channels, size, size);
-        var labels = g.Input("labels", DType.Int64, batch);
-        var ctx = new ModelContext(g, ArtifactNames.OnlinePrefix, ModelMode.Training, (float)config.Model.BnMomentum, (float)config.Model.BnEpsilon);
+        var images = g.Input(Images, DType.Float, batch, channels, size, size);
+        var labels = g.Input(Labels, DType.Int64, batch);
+        var ctx = new ModelContext(g, OnlinePrefix, ModelMode.Training, (float)config.Model.BnMomentum, (float)config.Model.BnEpsilon);
         var features = BackboneRegistry.Create(config.Model, channels).Forward(ctx, images);
         var logits = LinearClassifier.Forward(ctx, features, config.Model.NumClasses, "classifier");
         var (loss, accuracy) = ClassifierLoss.Build(g, logits, labels);
-        g.Output(loss, "loss");
-        g.Output(accuracy, "accuracy");
-        Differentiator.Differentiate(g, loss, ctx.Parameters.Select(p => ctx.ParameterValue(p.Name)).ToList());
-        foreach (var name in ctx.UpdatedBufferNames) g.Output(ctx.UpdatedBuffers[name], ArtifactNames.NewPrefix + ctx.GraphName(name));
-        return (g, ctx.Parameters, ctx.Buffers);
+        g.Output(loss, Loss);
+        g.Output(accuracy, Accuracy);
+        Differentiator.Differentiate(g, loss, ctx.Parameters.Select(p => ctx.ParameterValue(p.Name)).ToList(), outputPrefix: GradPrefix);
+        var contract = new ContractBuilder().HostFed(Images, HostRole.Images).HostFed(Labels, HostRole.Labels).ReadsNetwork(ctx)
+            .HostResult(Loss, HostRole.Loss).HostResult(Accuracy, HostRole.ClassifierAccuracy).PassesGradients(ctx).WritesUpdatedBuffers(ctx);
+        var parameters = ctx.Parameters
+            .Select(p => new OptimizerParameter(ctx.GraphName(p.Name), p.Shape, p.ExcludedFromWeightDecay, p.ExcludedFromLars)).ToList();
+        return (new BuiltGraph(g, contract.Finish(g)), parameters);
     }
 }

@@ -1,6 +1,10 @@
+using SemPPL.GraphGen.Artifacts;
 using SemPPL.GraphGen.Autodiff;
+using SemPPL.GraphGen.Graphs;
 using SemPPL.GraphGen.Objective;
 using SemPPL.GraphGen.Onnx;
+using SemPPL.GraphGen.Optimizers;
+using static SemPPL.GraphGen.Artifacts.ArtifactNames;
 
 namespace SemPPL.GraphGen.Evaluation;
 
@@ -11,36 +15,46 @@ namespace SemPPL.GraphGen.Evaluation;
 /// </summary>
 public static class LinearProbeGraph
 {
-    public const string Weight = "probe.weight", Bias = "probe.bias";
+    /// <summary>The probe's weight and bias as its optimizer graph sees them (the bias without weight decay).</summary>
+    public static IReadOnlyList<OptimizerParameter> Parameters(long featureDim, int numClasses) =>
+    [
+        new(ProbeWeight, [numClasses, featureDim], false, false),
+        new(ProbeBias, [numClasses], true, true),
+    ];
 
-    public static GraphBuilder Build(long batch, long featureDim, int numClasses)
+    public static BuiltGraph Build(long batch, long featureDim, int numClasses)
     {
         var g = new GraphBuilder("semppl_linear_probe");
-        var features = g.Input("features", DType.Float, batch, featureDim);
-        var labels = g.Input("labels", DType.Int64, batch);
-        var w = g.Input(Weight, DType.Float, numClasses, featureDim);
-        var b = g.Input(Bias, DType.Float, numClasses);
-        var logits = Logits(g, features, w, b);
+        var features = g.Input(Features, DType.Float, batch, featureDim);
+        var labels = g.Input(Labels, DType.Int64, batch);
+        var w = g.Input(ProbeWeight, DType.Float, numClasses, featureDim);
+        var b = g.Input(ProbeBias, DType.Float, numClasses);
+        var logits = ProbeLogits(g, features, w, b);
         var (loss, accuracy) = ClassifierLoss.Build(g, logits, labels);
-        g.Output(loss, "loss");
-        g.Output(accuracy, "accuracy");
-        Differentiator.Differentiate(g, loss, [w, b]);
-        return g;
+        g.Output(loss, Loss);
+        g.Output(accuracy, Accuracy);
+        Differentiator.Differentiate(g, loss, [w, b], outputPrefix: GradPrefix);
+        var contract = new ContractBuilder().HostFed(Features, HostRole.Features).HostFed(Labels, HostRole.Labels)
+            .StateRead(ProbeWeight).StateRead(ProbeBias).HostResult(Loss, HostRole.Loss).HostResult(Accuracy, HostRole.ClassifierAccuracy)
+            .Passed(Grad(ProbeWeight)).Passed(Grad(ProbeBias));
+        return new BuiltGraph(g, contract.Finish(g));
     }
 
     /// <summary>Logits of the trained probe: inputs features [N, F], probe.weight, probe.bias; output logits [N, K].</summary>
-    public static GraphBuilder BuildPredict(long batch, long featureDim, int numClasses)
+    public static BuiltGraph BuildPredict(long batch, long featureDim, int numClasses)
     {
         var g = new GraphBuilder("semppl_linear_probe_predict");
-        var features = g.Input("features", DType.Float, batch, featureDim);
-        var w = g.Input(Weight, DType.Float, numClasses, featureDim);
-        var b = g.Input(Bias, DType.Float, numClasses);
-        g.Output(Logits(g, features, w, b), "logits");
-        return g;
+        var features = g.Input(Features, DType.Float, batch, featureDim);
+        var w = g.Input(ProbeWeight, DType.Float, numClasses, featureDim);
+        var b = g.Input(ProbeBias, DType.Float, numClasses);
+        g.Output(ProbeLogits(g, features, w, b), Logits);
+        var contract = new ContractBuilder().HostFed(Features, HostRole.Features).StateRead(ProbeWeight).StateRead(ProbeBias)
+            .HostResult(Logits, HostRole.Logits);
+        return new BuiltGraph(g, contract.Finish(g));
     }
 
     // Features are l2-normalised (scale-free, so one learning rate suits every backbone) and scaled by
     // a fixed temperature of 1/0.1 so the softmax can become confident.
-    private static Value Logits(GraphBuilder g, Value features, Value w, Value b) =>
+    private static Value ProbeLogits(GraphBuilder g, Value features, Value w, Value b) =>
         g.Gemm(g.Mul(Embeddings.L2Normalize(g, features), 10f), w, b, transB: true);
 }

@@ -1,3 +1,4 @@
+using SemPPL.GraphGen.Artifacts;
 using SemPPL.GraphGen.Onnx;
 
 namespace SemPPL.GraphGen.Graphs;
@@ -15,9 +16,12 @@ public sealed record TensorSpec(string Name, DType Type, long[] Shape)
 /// </summary>
 public readonly record struct StatePair(string Input, string Output);
 
-/// <summary>A built between-step or optimizer graph with a description of its I/O.</summary>
-public sealed record BuiltGraph(GraphBuilder Graph, IReadOnlyList<StatePair> State)
+/// <summary>A built graph with its contract: how the trainer binds each input and output.</summary>
+public sealed record BuiltGraph(GraphBuilder Graph, GraphContract Contract)
 {
+    /// <summary>The state inputs and the outputs that replace them.</summary>
+    public IReadOnlyList<StatePair> State => Contract.StatePairs;
+
     public IReadOnlyList<TensorSpec> Inputs { get; } = Graph.Inputs.Select(v => new TensorSpec(v.Name, v.Type, v.Shape)).ToArray();
     public IReadOnlyList<TensorSpec> Outputs { get; } = Graph.Outputs.Select(v => new TensorSpec(v.Name, v.Type, v.Shape)).ToArray();
 

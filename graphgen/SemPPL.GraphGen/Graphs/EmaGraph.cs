@@ -1,4 +1,6 @@
+using SemPPL.GraphGen.Artifacts;
 using SemPPL.GraphGen.Onnx;
+using static SemPPL.GraphGen.Artifacts.ArtifactNames;
 
 namespace SemPPL.GraphGen.Graphs;
 
@@ -9,27 +11,22 @@ namespace SemPPL.GraphGen.Graphs;
 /// </summary>
 public static class EmaGraph
 {
-    public const string Tau = "tau";
-    public static string Target(string name) => $"target.{name}";
-    public static string Online(string name) => $"online.{name}";
-    public static string NewTarget(string name) => $"new.target.{name}";
-
     public static BuiltGraph Build(IReadOnlyList<(string Name, long[] Shape)> tensors)
     {
         if (tensors.Count == 0) throw new ArgumentException("ema graph needs at least one tensor");
         var g = new GraphBuilder("ema") { DocString = "target <- tau * target + (1 - tau) * online" };
-        var tau = g.Input(Tau, DType.Float);
+        var tau = g.Input(EmaDecay, DType.Float);
+        var contract = new ContractBuilder().HostFed(EmaDecay, HostRole.EmaDecay);
         var oneMinusTau = g.Sub(g.Scalar(1f), tau);
-        var state = new List<StatePair>();
         foreach (var (name, shape) in tensors)
         {
             var t = g.Input(Target(name), DType.Float, shape);
             var o = g.Input(Online(name), DType.Float, shape);
             var y = g.InScope(name + "/", () => g.Add(g.Mul(t, tau), g.Mul(o, oneMinusTau)));
-            g.Output(y, NewTarget(name));
-            state.Add(new StatePair(Target(name), NewTarget(name)));
+            g.Output(y, New(Target(name)));
+            contract.StateRead(Target(name)).StateRead(Online(name)).StateWritten(New(Target(name)), Target(name), replaces: Target(name));
         }
-        return new BuiltGraph(g, state);
+        return new BuiltGraph(g, contract.Finish(g));
     }
 }
 

@@ -1,4 +1,6 @@
+using SemPPL.GraphGen.Artifacts;
 using SemPPL.GraphGen.Onnx;
+using static SemPPL.GraphGen.Artifacts.ArtifactNames;
 
 namespace SemPPL.GraphGen.Graphs;
 
@@ -21,17 +23,6 @@ namespace SemPPL.GraphGen.Graphs;
 /// </summary>
 public static class PseudoLabelGraph
 {
-    public const string TargetUnlabelled = "target.unlabelled";
-    public const string Labels = "labels";
-    public const string QueueEmbeddings = QueueGraph.Embeddings;
-    public const string QueueLabels = QueueGraph.Labels;
-    public const string QueueCount = QueueGraph.Count;
-    public const string Uniforms = "uniforms";
-    public const string PseudoLabels = "pseudo_labels";
-    public const string BatchLabels = "batch_labels";
-    public const string Positives = "positives";
-    public const string PositiveMask = "positive_mask";
-
     /// <summary>Masked-out similarity: below any dot product of unit vectors.</summary>
     private const float Excluded = -1e9f;
 
@@ -97,6 +88,10 @@ public static class PseudoLabelGraph
         });
         g.Output(positives, Positives);
         g.Output(mask, PositiveMask);
-        return new BuiltGraph(g, []);
+        var contract = new ContractBuilder()
+            .Passed(TargetUnlabelled).HostFed(Labels, HostRole.Labels).StateRead(QueueEmbeddings).StateRead(QueueLabels).StateRead(QueueCount)
+            .HostFed(Uniforms, HostRole.Uniforms)
+            .HostResult(PseudoLabels, HostRole.PseudoLabels).Passed(BatchLabels).Passed(Positives).Passed(PositiveMask);
+        return new BuiltGraph(g, contract.Finish(g));
     }
 }

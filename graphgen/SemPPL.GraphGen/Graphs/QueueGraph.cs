@@ -1,4 +1,6 @@
+using SemPPL.GraphGen.Artifacts;
 using SemPPL.GraphGen.Onnx;
+using static SemPPL.GraphGen.Artifacts.ArtifactNames;
 
 namespace SemPPL.GraphGen.Graphs;
 
@@ -16,22 +18,14 @@ namespace SemPPL.GraphGen.Graphs;
 /// </summary>
 public static class QueueGraph
 {
-    public const string Embeddings = "queue.embeddings";
-    public const string Labels = "queue.labels";
-    public const string Pointer = "queue.pointer";
-    public const string Count = "queue.count";
-    public const string PushEmbeddings = "push.embeddings";
-    public const string PushLabels = "push.labels";
-    public static string New(string name) => "new." + name;
-
     public static BuiltGraph Build(long capacity, long dim, long pushCount)
     {
         if (capacity < 1 || dim < 1 || pushCount < 1) throw new ArgumentException("queue capacity, dim and push count must be positive");
         var g = new GraphBuilder("queue") { DocString = $"ring-buffer push: capacity {capacity}, dim {dim}, {pushCount} per push" };
-        var qe = g.Input(Embeddings, DType.Float, capacity, dim);
-        var ql = g.Input(Labels, DType.Int64, capacity);
-        var ptr = g.Input(Pointer, DType.Int64);
-        var cnt = g.Input(Count, DType.Int64);
+        var qe = g.Input(QueueEmbeddings, DType.Float, capacity, dim);
+        var ql = g.Input(QueueLabels, DType.Int64, capacity);
+        var ptr = g.Input(QueuePointer, DType.Int64);
+        var cnt = g.Input(QueueCount, DType.Int64);
         var pe = g.Input(PushEmbeddings, DType.Float, pushCount, dim);
         var pl = g.Input(PushLabels, DType.Int64, pushCount);
 
@@ -46,12 +40,13 @@ public static class QueueGraph
         var slots = g.Mod(g.Add(ptr, offsets), cap);              // [kept], distinct since kept <= C
         var idx = g.Unsqueeze(slots, 1);                           // [kept, 1]
 
-        g.Output(g.ScatterND(qe, idx, pe), New(Embeddings));
-        g.Output(g.ScatterND(ql, idx, pl), New(Labels));
-        g.Output(g.Mod(g.Add(ptr, g.ScalarI64(pushCount)), cap), New(Pointer));
-        g.Output(g.Min(g.Add(cnt, g.ScalarI64(pushCount)), cap), New(Count));
-        return new BuiltGraph(g, [
-            new(Embeddings, New(Embeddings)), new(Labels, New(Labels)),
-            new(Pointer, New(Pointer)), new(Count, New(Count))]);
+        g.Output(g.ScatterND(qe, idx, pe), New(QueueEmbeddings));
+        g.Output(g.ScatterND(ql, idx, pl), New(QueueLabels));
+        g.Output(g.Mod(g.Add(ptr, g.ScalarI64(pushCount)), cap), New(QueuePointer));
+        g.Output(g.Min(g.Add(cnt, g.ScalarI64(pushCount)), cap), New(QueueCount));
+        var contract = new ContractBuilder().Passed(PushEmbeddings).Passed(PushLabels);
+        foreach (var state in new[] { QueueEmbeddings, QueueLabels, QueuePointer, QueueCount })
+            contract.StateRead(state).StateWritten(New(state), state, replaces: state);
+        return new BuiltGraph(g, contract.Finish(g));
     }
 }

@@ -1,3 +1,4 @@
+using SemPPL.GraphGen.Artifacts;
 using SemPPL.GraphGen.Graphs;
 using SemPPL.GraphGen.Onnx;
 
@@ -33,8 +34,8 @@ public static class AdamWOptimizerGraph
         foreach (var p in parameters)
         {
             var (w, grad) = c.ParamAndGrad(p);
-            var m = c.StateInput(OptimizerNames.AdamMSlot, p);
-            var v = c.StateInput(OptimizerNames.AdamVSlot, p);
+            var m = c.StateInput(ArtifactNames.AdamMSlot, p);
+            var v = c.StateInput(ArtifactNames.AdamVSlot, p);
             g.InScope(p.Name + "/", () =>
             {
                 var wd = !p.ExcludeFromWeightDecay && decay is not null ? g.Mul(w, decay) : w;
@@ -43,8 +44,8 @@ public static class AdamWOptimizerGraph
                 var denom = g.Add(g.Div(g.Sqrt(v2), sqrtBc2), (float)eps);
                 var w2 = g.Sub(wd, g.Mul(g.Div(m2, denom), stepSize));
                 c.OutputParam(p, w2);
-                c.OutputState(OptimizerNames.AdamMSlot, p, m2);
-                c.OutputState(OptimizerNames.AdamVSlot, p, v2);
+                c.OutputState(ArtifactNames.AdamMSlot, p, m2);
+                c.OutputState(ArtifactNames.AdamVSlot, p, v2);
                 return 0;
             });
         }

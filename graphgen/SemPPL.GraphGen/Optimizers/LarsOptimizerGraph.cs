@@ -1,3 +1,4 @@
+using SemPPL.GraphGen.Artifacts;
 using SemPPL.GraphGen.Graphs;
 using SemPPL.GraphGen.Onnx;
 
@@ -26,7 +27,7 @@ public static class LarsOptimizerGraph
         foreach (var p in parameters)
         {
             var (w, grad) = c.ParamAndGrad(p);
-            var m = c.StateInput(OptimizerNames.MomentumSlot, p);
+            var m = c.StateInput(ArtifactNames.MomentumSlot, p);
             g.InScope(p.Name + "/", () =>
             {
                 var u = grad;
@@ -46,7 +47,7 @@ public static class LarsOptimizerGraph
                 var m2 = g.Add(g.Mul(m, (float)momentum), u);
                 var w2 = g.Sub(w, g.Mul(m2, c.Lr));
                 c.OutputParam(p, w2);
-                c.OutputState(OptimizerNames.MomentumSlot, p, m2);
+                c.OutputState(ArtifactNames.MomentumSlot, p, m2);
                 return 0;
             });
         }

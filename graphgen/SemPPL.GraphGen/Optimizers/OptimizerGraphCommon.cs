@@ -1,13 +1,15 @@
 using SemPPL.GraphGen.Graphs;
 using SemPPL.GraphGen.Onnx;
-using static SemPPL.GraphGen.Optimizers.OptimizerNames;
+using SemPPL.GraphGen.Artifacts;
+using static SemPPL.GraphGen.Artifacts.ArtifactNames;
 
 namespace SemPPL.GraphGen.Optimizers;
 
-/// <summary>Shared plumbing of the optimizer graphs: inputs per parameter, outputs, state pairs.</summary>
+/// <summary>Shared plumbing of the optimizer graphs: inputs per parameter, outputs, and the graph's contract
+/// (parameter n is state tensor n, each slot is state tensor state.&lt;slot&gt;.n, gradients arrive from the train graph).</summary>
 internal sealed class OptimizerGraphContext
 {
-    private readonly List<StatePair> _state = [];
+    private readonly ContractBuilder _contract = new();
 
     public OptimizerGraphContext(string graphName, IReadOnlyList<OptimizerParameter> parameters, bool withStep)
     {
@@ -16,7 +18,12 @@ internal sealed class OptimizerGraphContext
         if (dup is not null) throw new ArgumentException($"parameter '{dup.Key}' is listed twice");
         G = new GraphBuilder(graphName);
         Lr = G.Input(LearningRate, DType.Float);
-        Step = withStep ? G.Input(OptimizerNames.Step, DType.Float) : null;
+        _contract.HostFed(LearningRate, HostRole.LearningRate);
+        if (withStep)
+        {
+            Step = G.Input(OptimizerStep, DType.Float);
+            _contract.HostFed(OptimizerStep, HostRole.OptimizerStep);
+        }
     }
 
     public GraphBuilder G { get; }
@@ -27,25 +34,30 @@ internal sealed class OptimizerGraphContext
     {
         var w = G.Input(Param(p.Name), DType.Float, p.Shape);
         var g = G.Input(Grad(p.Name), DType.Float, p.Shape);
+        _contract.StateRead(Param(p.Name), p.Name).Passed(Grad(p.Name));
         return (w, g);
     }
 
-    public Value StateInput(string slot, OptimizerParameter p) => G.Input(State(slot, p.Name), DType.Float, p.Shape);
+    public Value StateInput(string slot, OptimizerParameter p)
+    {
+        _contract.StateRead(State(slot, p.Name));
+        return G.Input(State(slot, p.Name), DType.Float, p.Shape);
+    }
 
     public void OutputParam(OptimizerParameter p, Value w)
     {
         G.Output(w, NewParam(p.Name));
-        _state.Add(new StatePair(Param(p.Name), NewParam(p.Name)));
+        _contract.StateWritten(NewParam(p.Name), p.Name, replaces: Param(p.Name));
     }
 
     public void OutputState(string slot, OptimizerParameter p, Value s)
     {
         G.Output(s, NewState(slot, p.Name));
-        _state.Add(new StatePair(State(slot, p.Name), NewState(slot, p.Name)));
+        _contract.StateWritten(NewState(slot, p.Name), State(slot, p.Name), replaces: State(slot, p.Name));
     }
 
     /// <summary>Sum of squares then sqrt: the L2 norm of a whole tensor, as a scalar.</summary>
     public Value Norm(Value x) => G.Sqrt(G.ReduceSum(G.Mul(x, x)));
 
-    public BuiltGraph Finish() => new(G, _state.ToArray());
+    public BuiltGraph Finish() => new(G, _contract.Finish(G));
 }

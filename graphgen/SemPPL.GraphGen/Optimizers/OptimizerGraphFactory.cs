@@ -1,3 +1,4 @@
+using SemPPL.GraphGen.Artifacts;
 using SemPPL.Config;
 using SemPPL.GraphGen.Graphs;
 
@@ -27,9 +28,9 @@ public static class OptimizerGraphFactory
     /// <summary>The optimizer-state slots of an optimizer (each has one tensor per parameter, zero-initialised).</summary>
     public static IReadOnlyList<string> StateSlots(OptimizerConfig config) => config.Name.Trim().ToLowerInvariant() switch
     {
-        "lars" => [OptimizerNames.MomentumSlot],
-        "sgd" => config.Momentum != 0 ? [OptimizerNames.MomentumSlot] : [],
-        "adamw" => [OptimizerNames.AdamMSlot, OptimizerNames.AdamVSlot],
+        "lars" => [ArtifactNames.MomentumSlot],
+        "sgd" => config.Momentum != 0 ? [ArtifactNames.MomentumSlot] : [],
+        "adamw" => [ArtifactNames.AdamMSlot, ArtifactNames.AdamVSlot],
         _ => throw new ArgumentException($"unknown optimizer '{config.Name}'"),
     };
 }

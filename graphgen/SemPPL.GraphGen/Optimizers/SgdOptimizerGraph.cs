@@ -1,3 +1,4 @@
+using SemPPL.GraphGen.Artifacts;
 using SemPPL.GraphGen.Graphs;
 using SemPPL.GraphGen.Onnx;
 
@@ -26,7 +27,7 @@ public static class SgdOptimizerGraph
         foreach (var p in parameters)
         {
             var (w, grad) = c.ParamAndGrad(p);
-            var b = momentum != 0 ? c.StateInput(OptimizerNames.MomentumSlot, p) : null;
+            var b = momentum != 0 ? c.StateInput(ArtifactNames.MomentumSlot, p) : null;
             g.InScope(p.Name + "/", () =>
             {
                 var d = grad;
@@ -36,7 +37,7 @@ public static class SgdOptimizerGraph
                 {
                     var b2 = g.Add(g.Mul(b, (float)momentum), d);
                     d = nesterov ? g.Add(d, g.Mul(b2, (float)momentum)) : b2;
-                    c.OutputState(OptimizerNames.MomentumSlot, p, b2);
+                    c.OutputState(ArtifactNames.MomentumSlot, p, b2);
                 }
                 c.OutputParam(p, g.Sub(w, g.Mul(d, c.Lr)));
                 return 0;

@@ -14,35 +14,39 @@ public sealed class EmbeddingExtractor : IDisposable
     private readonly DeviceState _weights;
     private readonly DeviceState _io;
     private readonly GraphBinding _binding;
+    private readonly DeviceTensor _images, _embedding, _logits;
     private readonly int _batch;
 
-    public EmbeddingExtractor(SessionFactory factory, string evalPath, IReadOnlyDictionary<string, HostTensor> weights, int batch, long[] imageShape)
+    /// <param name="weights">Values of the state tensors eval.onnx reads (by state name, as in a checkpoint).</param>
+    public EmbeddingExtractor(SessionFactory factory, ArtifactGraph eval, IReadOnlyDictionary<string, HostTensor> weights, int batch, long[] imageShape)
     {
         _batch = batch;
-        _runner = new GraphRunner(factory, evalPath, "eval");
+        _runner = new GraphRunner(factory, eval.Path, "eval");
+        ContractBinder.CheckMatches(_runner, eval.Contract);
         _weights = new DeviceState(factory);
         _io = new DeviceState(factory);
         var inputs = new Dictionary<string, DeviceTensor>();
-        foreach (var name in _runner.InputNames)
+        foreach (var io in eval.Contract.Inputs)
         {
-            if (name == ArtifactNames.Images)
-            {
-                inputs[name] = _io.Add(DeviceTensor.AllocateHost(factory, name, DType.Float, [batch, .. imageShape]));
-                continue;
-            }
-            if (!weights.TryGetValue(name, out var w))
-                throw new InvalidDataException($"eval: the checkpoint has no tensor '{name}' needed by eval.onnx");
-            inputs[name] = _weights.Upload(name, w);
+            if (io is { Kind: IoKind.HostFed, Role: HostRole.Images })
+                inputs[io.Name] = _io.Add(DeviceTensor.AllocateHost(factory, io.Name, DType.Float, [batch, .. imageShape]));
+            else if (io.Kind == IoKind.StateRead)
+                inputs[io.Name] = _weights.Upload(io.Tensor!, weights.TryGetValue(io.Tensor!, out var w) ? w
+                    : throw new InvalidDataException($"eval: the checkpoint has no tensor '{io.Tensor}' needed by eval.onnx"));
+            else throw new InvalidDataException($"eval.onnx: input '{io.Name}' ({io.Kind}) is not something evaluation provides");
         }
-        FeatureDim = _runner.Outputs[ArtifactNames.Embedding].Shape[1];
-        NumClasses = _runner.Outputs[ArtifactNames.Logits].Shape[1];
-        long projection = _runner.Outputs[ArtifactNames.Projection].Shape[1];
-        var outputs = new Dictionary<string, DeviceTensor>
+        _images = inputs[eval.Contract.ForRole(HostRole.Images)!.Name];
+        var outputs = new Dictionary<string, DeviceTensor>();
+        DeviceTensor Output(HostRole role)
         {
-            [ArtifactNames.Embedding] = _io.Add(DeviceTensor.AllocateHost(factory, ArtifactNames.Embedding, DType.Float, batch, FeatureDim)),
-            [ArtifactNames.Projection] = _io.Add(DeviceTensor.AllocateHost(factory, ArtifactNames.Projection, DType.Float, batch, projection)),
-            [ArtifactNames.Logits] = _io.Add(DeviceTensor.AllocateHost(factory, ArtifactNames.Logits, DType.Float, batch, NumClasses)),
-        };
+            var io = eval.Contract.ForRole(role) ?? throw new InvalidDataException($"eval.onnx has no {role} output; regenerate the artifact set");
+            return outputs[io.Name] = _io.Add(DeviceTensor.AllocateHost(factory, io.Name, DType.Float, batch, io.Shape[1]));
+        }
+        _embedding = Output(HostRole.Embedding);
+        _logits = Output(HostRole.Logits);
+        Output(HostRole.Projection);
+        FeatureDim = _embedding.Shape[1];
+        NumClasses = _logits.Shape[1];
         _binding = _runner.Bind(inputs, outputs);
     }
 
@@ -66,10 +70,10 @@ public sealed class EmbeddingExtractor : IDisposable
             int n = Math.Min(_batch, indices.Count - start);
             // The graph has a fixed batch here: pad the last chunk by repeating its first image.
             for (int i = 0; i < _batch; i++) chunk[i] = indices[start + Math.Min(i, n - 1)];
-            loader.Load(chunk, _io[ArtifactNames.Images].HostSpan<float>(), augment: false);
+            loader.Load(chunk, _images.HostSpan<float>(), augment: false);
             _binding.Run();
-            _io[ArtifactNames.Embedding].HostSpan<float>()[..(int)(n * FeatureDim)].CopyTo(features.AsSpan((int)(start * FeatureDim)));
-            _io[ArtifactNames.Logits].HostSpan<float>()[..(int)(n * NumClasses)].CopyTo(logits.AsSpan((int)(start * NumClasses)));
+            _embedding.HostSpan<float>()[..(int)(n * FeatureDim)].CopyTo(features.AsSpan((int)(start * FeatureDim)));
+            _logits.HostSpan<float>()[..(int)(n * NumClasses)].CopyTo(logits.AsSpan((int)(start * NumClasses)));
         }
         return (features, logits);
     }

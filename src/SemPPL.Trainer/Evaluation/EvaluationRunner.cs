@@ -38,7 +38,7 @@ public static class EvaluationRunner
         using var factory = context.Factory;
         var store = new CheckpointStore(folder.Root, context.Config.Training.KeepCheckpoints, w => log($"warning: {w}"));
         var checkpoint = store.LoadLatest() ?? throw new FileNotFoundException($"eval: no checkpoint in {folder.Checkpoints}; train first");
-        var weights = checkpoint.Tensors.Where(t => t.Name.StartsWith(ArtifactNames.OnlinePrefix, StringComparison.Ordinal))
+        var weights = checkpoint.Tensors.Where(t => context.EvalGraph.ReadsState(t.Name))
             .ToDictionary(t => t.Name, t => t.Tensor);
         var summary = Evaluate(context, weights, log) with { CheckpointStep = checkpoint.Step };
         File.WriteAllText(folder.Summary, JsonSerializer.Serialize(summary, Json));
@@ -99,7 +99,7 @@ public sealed class EvaluationContext
 {
     public required SemPPLConfig Config { get; init; }
     public required SessionFactory Factory { get; init; }
-    public required string EvalGraph { get; init; }
+    public required ArtifactGraph EvalGraph { get; init; }
     public required string ArtifactDir { get; init; }
     public required ImageBatchLoader Loader { get; init; }
     public required ImageBatchLoader TestLoader { get; init; }
@@ -131,7 +131,7 @@ public sealed class EvaluationContext
             Config = cfg,
             Factory = factory,
             ArtifactDir = folder.Artifacts,
-            EvalGraph = Path.Combine(folder.Artifacts, ArtifactNames.EvalFile),
+            EvalGraph = ArtifactGraph.Of(folder.Artifacts, manifest, GraphRole.Eval),
             Loader = new ImageBatchLoader(data.Train, cfg.Augment, mean, std, cfg.Seed),
             TestLoader = new ImageBatchLoader(test, cfg.Augment, mean, std, cfg.Seed),
             LabelledIndices = split.Indices,

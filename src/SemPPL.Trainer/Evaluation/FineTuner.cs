@@ -24,30 +24,27 @@ public static class FineTuner
         FineTuneSettings s, Action<int, float>? progress = null)
     {
         int batch = Math.Min(s.Batch, labelledIndices.Count);
-        var (graph, parameters, buffers) = FineTuneGraph.Build(config, batch, config.Augment.Channels, config.Augment.LargeSize);
-        using var ft = new GraphRunner(factory, graph.ToBytes(), "finetune");
-        var optimizerParams = parameters.Select(p => new OptimizerParameter(ArtifactNames.OnlinePrefix + p.Name, p.Shape, p.ExcludedFromWeightDecay, p.ExcludedFromLars)).ToList();
-        using var sgd = new GraphRunner(factory, SgdOptimizerGraph.Build(optimizerParams, s.Momentum, s.WeightDecay, false).Graph.ToBytes(), "finetune_sgd");
+        var (ftGraph, parameters) = FineTuneGraph.Build(config, batch, config.Augment.Channels, config.Augment.LargeSize);
+        var sgdGraph = SgdOptimizerGraph.Build(parameters, s.Momentum, s.WeightDecay, false);
+        var contracts = GraphContract.InStepOrder([ftGraph.Contract, sgdGraph.Contract]);
+        using var ft = new GraphRunner(factory, ftGraph.Graph.ToBytes(), "finetune");
+        using var sgd = new GraphRunner(factory, sgdGraph.Graph.ToBytes(), "finetune_sgd");
 
+        // The network's state starts from the given weights; the optimizer's slots from zeros.
         using var state = new PingPongState(factory);
-        foreach (var name in parameters.Select(p => p.Name).Concat(buffers.Select(b => b.Name)))
-        {
-            string full = ArtifactNames.OnlinePrefix + name;
-            state.Add(full, start.TryGetValue(full, out var t) ? t : throw new InvalidDataException($"fine-tune: no starting value for '{full}'"));
-        }
-        foreach (var (name, info) in sgd.Inputs.Where(i => i.Key.StartsWith("state.", StringComparison.Ordinal)))
-            state.Add(name, HostTensor.Filled(info.Type, info.Shape, 0));
+        var network = ContractBinder.StateTensors([contracts[0]]).Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var (name, type, shape) in ContractBinder.StateTensors(contracts))
+            state.Add(name, !network.Contains(name) ? HostTensor.Filled(type, shape, 0)
+                : start.TryGetValue(name, out var t) ? t : throw new InvalidDataException($"fine-tune: no starting value for '{name}'"));
 
-        using var pool = new DeviceState(factory);
-        var images = pool.Add(DeviceTensor.AllocateHost(factory, "images", DType.Float, [batch, .. loader.ImageShape]));
-        var labelT = pool.Add(DeviceTensor.AllocateHost(factory, "labels", DType.Int64, batch));
-        var lrT = pool.Add(DeviceTensor.AllocateHost(factory, "lr", DType.Float));
-        var loss = pool.Add(DeviceTensor.AllocateHost(factory, "loss", DType.Float));
-        pool.Add(DeviceTensor.AllocateHost(factory, "accuracy", DType.Float));
-        foreach (var (name, info) in ft.Outputs.Where(o => o.Key.StartsWith("grad.", StringComparison.Ordinal)))
-            pool.Allocate(name, info.Type, info.Shape);
-        using var ftBinding = ConventionBinder.Bind(ft, state, [pool]);
-        using var sgdBinding = ConventionBinder.Bind(sgd, state, [pool]);
+        using var tensors = new GraphTensors(factory);
+        foreach (var c in contracts) tensors.AllocateFor(c);
+        var images = tensors[HostRole.Images];
+        var labelT = tensors[HostRole.Labels];
+        var lrT = tensors[HostRole.LearningRate];
+        var loss = tensors[HostRole.Loss];
+        using var ftBinding = ContractBinder.Bind(ft, contracts[0], state, tensors);
+        using var sgdBinding = ContractBinder.Bind(sgd, contracts[1], state, tensors);
 
         int n = labelledIndices.Count, perEpoch = Math.Max(1, n / batch);
         var order = Array.Empty<int>();

@@ -1,3 +1,4 @@
+using SemPPL.GraphGen.Artifacts;
 using SemPPL.GraphGen.Evaluation;
 using SemPPL.GraphGen.Onnx;
 using SemPPL.GraphGen.Optimizers;
@@ -15,26 +16,20 @@ public static class LinearProbe
         float[] testFeatures, IReadOnlyList<int> testLabels, long featureDim, int numClasses, int epochs, double lr)
     {
         int n = trainLabels.Count;
-        using var probe = new GraphRunner(factory, LinearProbeGraph.Build(n, featureDim, numClasses).ToBytes(), "linear_probe");
-        var parameters = new[]
-        {
-            new OptimizerParameter(LinearProbeGraph.Weight, [numClasses, featureDim], false, false),
-            new OptimizerParameter(LinearProbeGraph.Bias, [numClasses], true, true),
-        };
-        using var sgd = new GraphRunner(factory, SgdOptimizerGraph.Build(parameters, 0.9, 0.0, false).Graph.ToBytes(), "probe_sgd");
+        var probeGraph = LinearProbeGraph.Build(n, featureDim, numClasses);
+        var sgdGraph = SgdOptimizerGraph.Build(LinearProbeGraph.Parameters(featureDim, numClasses), 0.9, 0.0, false);
+        var contracts = GraphContract.InStepOrder([probeGraph.Contract, sgdGraph.Contract]);
+        using var probe = new GraphRunner(factory, probeGraph.Graph.ToBytes(), "linear_probe");
+        using var sgd = new GraphRunner(factory, sgdGraph.Graph.ToBytes(), "probe_sgd");
         using var state = new PingPongState(factory);
-        state.Add(LinearProbeGraph.Weight, HostTensor.Filled(DType.Float, [numClasses, featureDim], 0));
-        state.Add(LinearProbeGraph.Bias, HostTensor.Filled(DType.Float, [numClasses], 0));
-        foreach (var (name, info) in sgd.Inputs.Where(i => i.Key.StartsWith("state.", StringComparison.Ordinal)))
-            state.Add(name, HostTensor.Filled(info.Type, info.Shape, 0));
-        using var pool = new DeviceState(factory);
-        pool.Upload("features", HostTensor.Float([n, featureDim], trainFeatures));
-        pool.Upload("labels", HostTensor.Int64([n], trainLabels.Select(l => (long)l).ToArray()));
-        var lrT = pool.Add(DeviceTensor.AllocateHost(factory, "lr", DType.Float));
-        foreach (var (name, info) in probe.Outputs.Where(o => o.Key.StartsWith("grad.", StringComparison.Ordinal)))
-            pool.Allocate(name, info.Type, info.Shape);
-        using var probeBinding = ConventionBinder.Bind(probe, state, [pool]);
-        using var sgdBinding = ConventionBinder.Bind(sgd, state, [pool]);
+        foreach (var (name, type, shape) in ContractBinder.StateTensors(contracts)) state.Add(name, HostTensor.Filled(type, shape, 0));
+        using var tensors = new GraphTensors(factory);
+        tensors.Provide(HostRole.Features, DeviceTensor.FromHost(factory, "features", HostTensor.Float([n, featureDim], trainFeatures)));
+        tensors.Provide(HostRole.Labels, DeviceTensor.FromHost(factory, "labels", HostTensor.Int64([n], trainLabels.Select(l => (long)l).ToArray())));
+        foreach (var c in contracts) tensors.AllocateFor(c);
+        using var probeBinding = ContractBinder.Bind(probe, contracts[0], state, tensors);
+        using var sgdBinding = ContractBinder.Bind(sgd, contracts[1], state, tensors);
+        var lrT = tensors[HostRole.LearningRate];
         for (int e = 0; e < epochs; e++)
         {
             lrT.HostSpan<float>()[0] = (float)(lr * 0.5 * (1 + Math.Cos(Math.PI * e / epochs)));
@@ -44,17 +39,13 @@ public static class LinearProbe
         }
 
         int m = testLabels.Count;
-        using var predict = new GraphRunner(factory, LinearProbeGraph.BuildPredict(m, featureDim, numClasses).ToBytes(), "linear_probe_predict");
-        using var io = new DeviceState(factory);
-        var inputs = new Dictionary<string, DeviceTensor>
-        {
-            ["features"] = io.Upload("test_features", HostTensor.Float([m, featureDim], testFeatures)),
-            [LinearProbeGraph.Weight] = state.Current(LinearProbeGraph.Weight),
-            [LinearProbeGraph.Bias] = state.Current(LinearProbeGraph.Bias),
-        };
-        var logits = io.Add(DeviceTensor.AllocateHost(factory, "logits", DType.Float, m, numClasses));
-        using var binding = predict.Bind(inputs, new Dictionary<string, DeviceTensor> { ["logits"] = logits });
+        var predictGraph = LinearProbeGraph.BuildPredict(m, featureDim, numClasses);
+        using var predict = new GraphRunner(factory, predictGraph.Graph.ToBytes(), "linear_probe_predict");
+        using var io = new GraphTensors(factory);
+        io.Provide(HostRole.Features, DeviceTensor.FromHost(factory, "test_features", HostTensor.Float([m, featureDim], testFeatures)));
+        io.AllocateFor(predictGraph.Contract);
+        using var binding = ContractBinder.Bind(predict, predictGraph.Contract, state, io);
         binding.Run();
-        return Accuracy.FromLogits(logits.HostSpan<float>(), numClasses, testLabels);
+        return Accuracy.FromLogits(io[HostRole.Logits].HostSpan<float>(), numClasses, testLabels);
     }
 }

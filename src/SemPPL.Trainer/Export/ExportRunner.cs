@@ -29,7 +29,7 @@ public static class ExportRunner
         using var factory = c.Factory;
         var store = new CheckpointStore(folder.Root, c.Config.Training.KeepCheckpoints, w => log($"warning: {w}"));
         var checkpoint = store.LoadLatest() ?? throw new FileNotFoundException($"export: no checkpoint in {folder.Checkpoints}; train first");
-        var weights = checkpoint.Tensors.Where(t => t.Name.StartsWith(ArtifactNames.OnlinePrefix, StringComparison.Ordinal))
+        var weights = checkpoint.Tensors.Where(t => c.EvalGraph.ReadsState(t.Name))
             .ToDictionary(t => t.Name, t => t.Tensor);
 
         var evalGraph = EvalGraphBuilder.Build(c.Config, c.Manifest.Shapes, batch: -1, opset: ExportOpset);

@@ -63,17 +63,23 @@ public sealed class RunSetup
         using var probe = new SemPPL.Trainer.Runtime.SessionFactory(device, notice: log); // throws DeviceUnavailableException
     }
 
-    /// <summary>Regenerates the artifact set when it is missing or was made for another config.</summary>
+    /// <summary>Regenerates the artifact set when it is missing, was made for another config, or by another graphgen or manifest format.</summary>
     public static Manifest EnsureArtifacts(SemPPLConfig config, int labelledImages, string dir, Action<string> log)
     {
         string hash = ConfigHash.Compute(config, labelledImages);
         string manifestPath = Path.Combine(dir, ArtifactNames.ManifestFile);
         if (File.Exists(manifestPath))
         {
-            var existing = Manifest.Read(manifestPath);
-            if (existing.ConfigHash == hash && existing.ToolVersion == ArtifactSetWriter.ToolVersion) return existing;
-            log($"artifacts in {dir} were made for config hash {existing.ConfigHash[..12]} by graphgen {existing.ToolVersion}; " +
-                $"regenerating for {hash[..12]} with graphgen {ArtifactSetWriter.ToolVersion}");
+            int format = Manifest.FormatOf(File.ReadAllText(manifestPath), manifestPath);
+            if (format != Manifest.CurrentFormat)
+                log($"artifacts in {dir} have manifest format {format}; regenerating them in format {Manifest.CurrentFormat}");
+            else
+            {
+                var existing = Manifest.Read(manifestPath);
+                if (existing.ConfigHash == hash && existing.ToolVersion == ArtifactSetWriter.ToolVersion) return existing;
+                log($"artifacts in {dir} were made for config hash {existing.ConfigHash[..12]} by graphgen {existing.ToolVersion}; " +
+                    $"regenerating for {hash[..12]} with graphgen {ArtifactSetWriter.ToolVersion}");
+            }
         }
         else log($"generating the artifact set in {dir}");
         return ArtifactSetWriter.Write(config, labelledImages, dir, m => log("  " + m));

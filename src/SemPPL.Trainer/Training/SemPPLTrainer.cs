@@ -5,7 +5,6 @@ using SemPPL.GraphGen.Artifacts;
 using SemPPL.GraphGen.Onnx;
 using SemPPL.Trainer.Checkpoints;
 using SemPPL.Trainer.Runtime;
-using static SemPPL.GraphGen.Artifacts.ArtifactNames;
 
 namespace SemPPL.Trainer.Training;
 
@@ -50,16 +49,16 @@ public sealed class SemPPLTrainer
             log($"resumed from {Path.GetFileName(checkpoint.Path)} at step {start}");
         }
         else
-            LoadInitialWeights(graphs, setup.Folder.Artifacts, setup.Manifest);
+            graphs.LoadInitialWeights(setup.Folder.Artifacts);
         long? lastCheckpoint = checkpoint?.Step;
 
         using var pipeline = new BatchPipeline(setup.Data.Train, setup.Split, config.Augment, PipelineOptions.From(config), setup.Data.Diagnostics);
         var randomness = new StepRandomness(config.Seed, shapes.LargeViews, shapes.Batch, shapes.Negatives, shapes.SemanticPositives);
         using var metrics = new MetricsLog(setup.Folder.Metrics, truncateAfterStep: start - 1);
-        var timings = options.ProfileGraphs ? new StepTimings() : null;
+        var timings = options.ProfileGraphs ? new StepTimings(graphs.GraphNames) : null;
         var logged = new List<StepMetrics>();
         // The parts first, so a divergence names the term that broke rather than the total (ordered once, not per step).
-        var checkOrder = graphs.HostResults.OrderBy(r => r.Key == Loss ? 1 : 0).ToArray();
+        var checkOrder = graphs.LossResults.OrderBy(r => r.Role == HostRole.Loss ? 1 : 0).ToArray();
 
         long end = Math.Min(totalSteps, options.StopAtStep ?? long.MaxValue);
         double peakLr = resolved.LearningRate;
@@ -82,14 +81,14 @@ public sealed class SemPPLTrainer
                 double lr = Schedules.LearningRate(step, totalSteps, resolved.WarmupSteps, peakLr);
                 double tau = Schedules.EmaDecay(step, totalSteps, config.Training.EmaBase);
                 graphs.LearningRate.HostSpan<float>()[0] = (float)lr;
-                graphs.OptimizerStep.HostSpan<float>()[0] = step + 1;
+                if (graphs.OptimizerStep is { } optimizerStep) optimizerStep.HostSpan<float>()[0] = step + 1;
                 graphs.EmaDecay.HostSpan<float>()[0] = (float)tau;
 
                 graphs.RunStep(timings);
 
-                foreach (var (name, tensor) in checkOrder)
+                foreach (var (name, role) in checkOrder)
                 {
-                    float v = tensor.HostSpan<float>()[0];
+                    float v = graphs.Tensors[role].HostSpan<float>()[0];
                     if (!float.IsFinite(v)) throw new TrainingDivergedException(step, name, v, lastCheckpoint);
                 }
                 var pseudo = graphs.PseudoLabels.HostSpan<long>();
@@ -109,12 +108,12 @@ public sealed class SemPPLTrainer
                     Epoch = (double)(step + 1) / pipeline.StepsPerEpoch,
                     Lr = lr,
                     Ema = tau,
-                    Loss = Result(graphs, Loss),
-                    LossAugmentation = Result(graphs, LossAugmentation),
-                    LossSemanticPositive = Result(graphs, LossSemanticPositive),
-                    LossInvariance = Result(graphs, LossInvariance),
-                    LossClassifier = Result(graphs, LossClassifier),
-                    ClassifierAccuracy = Result(graphs, ClassifierAccuracy),
+                    Loss = graphs.Result(HostRole.Loss),
+                    LossAugmentation = graphs.Result(HostRole.LossAugmentation),
+                    LossSemanticPositive = graphs.Result(HostRole.LossSemanticPositive),
+                    LossInvariance = graphs.Result(HostRole.LossInvariance),
+                    LossClassifier = graphs.Result(HostRole.LossClassifier),
+                    ClassifierAccuracy = graphs.Result(HostRole.ClassifierAccuracy),
                     PseudoLabelAccuracy = pseudoKnown > 0 ? (double)pseudoCorrect / pseudoKnown : null,
                     ImagesPerSecond = windowImages / Math.Max(1e-9, windowClock.Elapsed.TotalSeconds),
                 };
@@ -140,22 +139,6 @@ public sealed class SemPPLTrainer
         }
         double imagesPerSecond = stepsRun * shapes.Batch / Math.Max(1e-9, sw.Elapsed.TotalSeconds);
         return new TrainingResult(stepsRun, start + stepsRun, last, imagesPerSecond, timings, setup.Data.Diagnostics.Summary(), logged);
-    }
-
-    private static double Result(StepGraphs g, string name) => g.HostResults[name].HostSpan<float>()[0];
-
-    /// <summary>Online weights from the artifact set; the target starts as an exact copy of the online network.</summary>
-    public static void LoadInitialWeights(StepGraphs graphs, string artifactDir, Manifest manifest)
-    {
-        var initial = TensorFile.Read(Path.Combine(artifactDir, manifest.InitialWeights));
-        var tensors = new List<(string, HostTensor)>();
-        foreach (var (name, t) in initial.Tensors)
-        {
-            tensors.Add((name, t));
-            string local = name[OnlinePrefix.Length..];
-            if (manifest.TargetTensors.Contains(local)) tensors.Add((TargetPrefix + local, t));
-        }
-        graphs.State.Restore(0, tensors);
     }
 
     private static void SaveCheckpoint(CheckpointStore store, StepGraphs graphs, long nextStep, RunSetup setup, long totalSteps, long? lastGood)

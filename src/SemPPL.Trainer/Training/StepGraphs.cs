@@ -1,13 +1,13 @@
 using SemPPL.GraphGen.Artifacts;
 using SemPPL.GraphGen.Onnx;
 using SemPPL.Trainer.Runtime;
-using static SemPPL.GraphGen.Artifacts.ArtifactNames;
 
 namespace SemPPL.Trainer.Training;
 
 /// <summary>
-/// The device side of one SemPPL step, and the one place that fixes the graph order (docs/method.md):
-/// target -> queue push -> pseudo-labels and semantic positives -> train -> optimizer -> EMA.
+/// The device side of one SemPPL step, bound from the manifest alone: its graphs in the manifest's step order
+/// (target -> queue push -> pseudo-labels and semantic positives -> train -> optimizer -> EMA, docs/method.md), each
+/// input and output bound by its kind (<see cref="ContractBinder"/>).
 ///
 /// All state (online parameters and BN statistics, target, optimizer slots, queue) lives in a
 /// <see cref="PingPongState"/>: every graph reads the Current buffer of a state tensor and writes its
@@ -19,84 +19,57 @@ namespace SemPPL.Trainer.Training;
 public sealed class StepGraphs : IDisposable
 {
     private readonly List<IDisposable> _owned = [];
-    private readonly PingPongBinding _target, _queue, _pseudo, _train, _optimizer, _ema;
+    private readonly List<PingPongBinding> _step = [];
 
     public StepGraphs(SessionFactory factory, string artifactDir, Manifest manifest)
     {
         Manifest = manifest;
-        var s = manifest.Shapes;
         State = Own(new PingPongState(factory));
-        Staging = Own(new DeviceState(factory));
-        Between = Own(new DeviceState(factory));
-
-        GraphRunner Load(string file) => Own(new GraphRunner(factory, Path.Combine(artifactDir, file), Path.GetFileNameWithoutExtension(file)));
-        var target = Load(TargetFile);
-        var queue = Load(QueueFile);
-        var pseudo = Load(PseudoLabelFile);
-        var train = Load(TrainFile);
-        var optimizer = Load(OptimizerFile);
-        var ema = Load(EmaFile);
-
-        // Host staging tensors: the only per-step uploads.
-        ViewsLarge = Staging.Add(DeviceTensor.AllocateHost(factory, ArtifactNames.ViewsLarge, DType.Float, s.LargeViews, s.Batch, s.Channels, s.LargeSize, s.LargeSize));
-        ViewsSmall = s.SmallViews > 0 ? Staging.Add(DeviceTensor.AllocateHost(factory, ArtifactNames.ViewsSmall, DType.Float, s.SmallViews, s.Batch, s.Channels, s.SmallSize, s.SmallSize)) : null;
-        Labels = Staging.Add(DeviceTensor.AllocateHost(factory, ArtifactNames.Labels, DType.Int64, s.BatchLabelled));
-        NegativeIndices = Staging.Add(DeviceTensor.AllocateHost(factory, ArtifactNames.Negatives, DType.Int64, s.LargeViews, s.Batch, s.Negatives));
-        UniformDraws = Staging.Add(DeviceTensor.AllocateHost(factory, Uniforms, DType.Float, s.Batch, s.SemanticPositives));
-        LearningRate = Staging.Add(DeviceTensor.AllocateHost(factory, "lr", DType.Float));
-        OptimizerStep = Staging.Add(DeviceTensor.AllocateHost(factory, "step", DType.Float));
-        EmaDecay = Staging.Add(DeviceTensor.AllocateHost(factory, "tau", DType.Float));
-
-        // Small results read on the host every step (NaN check, metrics): bound to host memory.
-        foreach (var name in new[] { Loss, LossAugmentation, LossSemanticPositive, LossInvariance, LossClassifier, ClassifierAccuracy })
-            HostResults[name] = Staging.Add(DeviceTensor.AllocateHost(factory, name, DType.Float));
-        PseudoLabels = Staging.Add(DeviceTensor.AllocateHost(factory, ArtifactNames.PseudoLabels, DType.Int64, s.BatchUnlabelled));
-
-        // Values passed between graphs stay on the device.
-        foreach (var (name, info) in target.Outputs) Between.Allocate(name, info.Type, info.Shape);
-        foreach (var name in new[] { Positives, PositiveMask, BatchLabels })
-            Between.Allocate(name, pseudo.Outputs[name].Type, pseudo.Outputs[name].Shape);
-        foreach (var (name, info) in train.Outputs.Where(o => o.Key.StartsWith(GradPrefix, StringComparison.Ordinal)))
-            Between.Allocate(name, info.Type, info.Shape);
-
-        // State: zero-filled here; the trainer loads initial weights or a checkpoint into Current.
-        foreach (var p in manifest.Parameters) State.Add(p.Name, HostTensor.Filled(DType.Float, p.Shape, 0));
-        foreach (var b in manifest.Buffers) State.Add(b.Name, HostTensor.Filled(DType.Float, b.Shape, b.InitialValue));
-        foreach (var t in manifest.TargetTensors)
+        Tensors = Own(new GraphTensors(factory));
+        // State: zero-filled here; LoadInitialWeights or a checkpoint fills Current.
+        foreach (var s in manifest.State) State.Add(s.Name, HostTensor.Filled(s.ElementType, s.Shape, 0));
+        foreach (var (key, entry) in manifest.StepGraphs())
         {
-            var shape = (manifest.Parameters.FirstOrDefault(p => p.Name == OnlinePrefix + t)?.Shape
-                         ?? manifest.Buffers.First(b => b.Name == OnlinePrefix + t).Shape);
-            State.Add(TargetPrefix + t, HostTensor.Filled(DType.Float, shape, 0));
+            var runner = Own(new GraphRunner(factory, Path.Combine(artifactDir, entry.File), key));
+            Tensors.AllocateFor(entry.Contract);
+            _step.Add(Own(ContractBinder.Bind(runner, entry.Contract, State, Tensors)));
         }
-        foreach (var (name, info) in optimizer.Inputs.Where(i => i.Key.StartsWith("state.", StringComparison.Ordinal)))
-            State.Add(name, HostTensor.Filled(info.Type, info.Shape, 0));
-        foreach (var (name, info) in queue.Inputs.Where(i => i.Key.StartsWith("queue.", StringComparison.Ordinal)))
-            State.Add(name, HostTensor.Filled(info.Type, info.Shape, 0));
-
-        _target = Bind(target);
-        _queue = Bind(queue);
-        _pseudo = Bind(pseudo, readNextPrefix: "queue."); // after this step's push
-        _train = Bind(train);
-        _optimizer = Bind(optimizer);
-        _ema = Bind(ema, readNextPrefix: OnlinePrefix);
+        GraphNames = manifest.Step;
+        // Small float results read on the host every step (NaN check, metrics), with the names the set gives them.
+        LossResults = manifest.StepGraphs().SelectMany(g => g.Graph.Outputs)
+            .Where(o => o.Kind == IoKind.HostResult && o.ElementType == DType.Float && o.Shape.Length == 0)
+            .Select(o => (o.Name, o.Role!.Value)).ToList();
     }
 
     public Manifest Manifest { get; }
     public PingPongState State { get; }
-    /// <summary>Host-side tensors uploaded or read each step.</summary>
-    public DeviceState Staging { get; }
-    /// <summary>Device tensors passed from one graph to the next.</summary>
-    public DeviceState Between { get; }
-    public DeviceTensor ViewsLarge { get; }
-    public DeviceTensor? ViewsSmall { get; }
-    public DeviceTensor Labels { get; }
-    public DeviceTensor NegativeIndices { get; }
-    public DeviceTensor UniformDraws { get; }
-    public DeviceTensor LearningRate { get; }
-    public DeviceTensor OptimizerStep { get; }
-    public DeviceTensor EmaDecay { get; }
-    public DeviceTensor PseudoLabels { get; }
-    public Dictionary<string, DeviceTensor> HostResults { get; } = [];
+    /// <summary>Host tensors uploaded or read each step (by role) and device values passed between graphs.</summary>
+    public GraphTensors Tensors { get; }
+    public DeviceTensor ViewsLarge => Tensors[HostRole.ViewsLarge];
+    public DeviceTensor? ViewsSmall => Tensors.Has(HostRole.ViewsSmall) ? Tensors[HostRole.ViewsSmall] : null;
+    public DeviceTensor Labels => Tensors[HostRole.Labels];
+    public DeviceTensor NegativeIndices => Tensors[HostRole.Negatives];
+    public DeviceTensor UniformDraws => Tensors[HostRole.Uniforms];
+    public DeviceTensor LearningRate => Tensors[HostRole.LearningRate];
+    /// <summary>Absent when the optimizer does not read the step count (only AdamW does).</summary>
+    public DeviceTensor? OptimizerStep => Tensors.Has(HostRole.OptimizerStep) ? Tensors[HostRole.OptimizerStep] : null;
+    public DeviceTensor EmaDecay => Tensors[HostRole.EmaDecay];
+    public DeviceTensor PseudoLabels => Tensors[HostRole.PseudoLabels];
+
+    /// <summary>The step's scalar float host results (loss parts, classifier accuracy), loss parts first as the graphs list them.</summary>
+    public IReadOnlyList<(string Name, HostRole Role)> LossResults { get; }
+
+    /// <summary>Graph keys in step order (for timings).</summary>
+    public IReadOnlyList<string> GraphNames { get; }
+
+    /// <summary>The value of a scalar float host result after the last step.</summary>
+    public double Result(HostRole role) => Tensors[role].HostSpan<float>()[0];
+
+    /// <summary>The host-fed and passed inputs of the step's graphs as the last step saw them, by input name (device checks feed single graphs with them).</summary>
+    public List<(string Name, HostTensor Tensor)> DownloadInputs() =>
+        Manifest.StepGraphs().SelectMany(g => g.Graph.Inputs)
+            .Where(i => i.Kind is IoKind.HostFed or IoKind.Passed).DistinctBy(i => i.Name)
+            .Select(i => (i.Name, (i.Kind == IoKind.HostFed ? Tensors[i.Role!.Value] : Tensors.Passed(i.Tensor!)).Download())).ToList();
 
     /// <summary>Names of every state tensor (what a checkpoint holds).</summary>
     public IReadOnlyList<string> StateNames => State.Names;
@@ -104,25 +77,30 @@ public sealed class StepGraphs : IDisposable
     /// <summary>Runs one step's graphs in order, then swaps the state buffers.</summary>
     public void RunStep(StepTimings? timings = null)
     {
-        Timed(_target, timings, 0);
-        Timed(_queue, timings, 1);
-        Timed(_pseudo, timings, 2);
-        Timed(_train, timings, 3);
-        Timed(_optimizer, timings, 4);
-        Timed(_ema, timings, 5);
+        for (int i = 0; i < _step.Count; i++)
+        {
+            if (timings is null) { _step[i].Run(); continue; }
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            _step[i].Run();
+            timings.Add(i, System.Diagnostics.Stopwatch.GetElapsedTime(t0));
+        }
         State.Flip();
     }
 
-    private static void Timed(PingPongBinding b, StepTimings? timings, int index)
+    /// <summary>Step-0 state: online weights from the initial-weights file, the target as an exact copy, the rest zeros.</summary>
+    public void LoadInitialWeights(string artifactDir)
     {
-        if (timings is null) { b.Run(); return; }
-        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-        b.Run();
-        timings.Add(index, System.Diagnostics.Stopwatch.GetElapsedTime(t0));
+        var initial = TensorFile.Read(Path.Combine(artifactDir, Manifest.InitialWeights)).Tensors.ToDictionary(t => t.Name, t => t.Tensor);
+        HostTensor Initial(string name, string state) => initial.TryGetValue(name, out var t) ? t
+            : throw new InvalidDataException($"{Manifest.InitialWeights} has no '{name}' for state '{state}'; regenerate the artifact set");
+        var tensors = new List<(string, HostTensor)>();
+        foreach (var s in Manifest.State)
+        {
+            if (s.Init == StateInit.InitialWeights) tensors.Add((s.Name, Initial(s.Name, s.Name)));
+            else if (s.Init == StateInit.CopyOf) tensors.Add((s.Name, Initial(s.CopyOf!, s.Name)));
+        }
+        State.Restore(0, tensors);
     }
-
-    private PingPongBinding Bind(GraphRunner runner, string? readNextPrefix = null) =>
-        Own(ConventionBinder.Bind(runner, State, [Staging, Between], readNextPrefix));
 
     private T Own<T>(T d) where T : IDisposable
     {
@@ -138,15 +116,15 @@ public sealed class StepGraphs : IDisposable
 }
 
 /// <summary>Accumulated wall time per graph of the step, in graph order.</summary>
-public sealed class StepTimings
+public sealed class StepTimings(IReadOnlyList<string> graphNames)
 {
-    public static readonly string[] GraphNames = ["target", "queue", "pseudolabel", "train", "optimizer", "ema"];
-    public TimeSpan[] Totals { get; } = new TimeSpan[GraphNames.Length];
+    public IReadOnlyList<string> GraphNames { get; } = graphNames;
+    public TimeSpan[] Totals { get; } = new TimeSpan[graphNames.Count];
     public int Steps { get; private set; }
 
     public void Add(int graph, TimeSpan t)
     {
         Totals[graph] += t;
-        if (graph == GraphNames.Length - 1) Steps++;
+        if (graph == GraphNames.Count - 1) Steps++;
     }
 }

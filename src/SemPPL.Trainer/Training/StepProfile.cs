@@ -7,7 +7,7 @@ public static class StepProfile
     {
         double total = t.Totals.Sum(x => x.TotalMilliseconds);
         if (t.Steps == 0 || total <= 0) return "no step timings";
-        var parts = StepTimings.GraphNames.Select((n, i) =>
+        var parts = t.GraphNames.Select((n, i) =>
             $"{n} {t.Totals[i].TotalMilliseconds / t.Steps:F1} ms ({100 * t.Totals[i].TotalMilliseconds / total:F1}%)");
         return $"step {total / t.Steps:F1} ms: " + string.Join(", ", parts);
     }

@@ -62,13 +62,12 @@ public static class DeviceComparison
                                   $"classifier {a.Classifier:F6} / {b.Classifier:F6}");
                 if (k == 0)
                 {
-                    foreach (var (n, t) in cpu.Graphs.Staging.Download()) named.TryAdd(n, t);
-                    foreach (var (n, t) in cpu.Graphs.Between.Download()) named.TryAdd(n, t);
+                    foreach (var (n, t) in cpu.Graphs.DownloadInputs()) named.TryAdd(n, t);
                     // the pseudo-label graph reads the queue after this step's push
                     foreach (var (n, t) in cpu.Graphs.State.Download(cpu.Graphs.StateNames.Where(s => s.StartsWith("queue.", StringComparison.Ordinal))))
                         named[PseudoQueuePrefix + n] = t;
                 }
-                worst += Report($"  between graphs after step {k}", cpu.Graphs.Between.Download(), dev.Graphs.Between.Download(), tol);
+                worst += Report($"  between graphs after step {k}", cpu.Graphs.Tensors.DownloadPassed(), dev.Graphs.Tensors.DownloadPassed(), tol);
                 worst += Report($"  state after step {k}", cpu.Graphs.State.Download(), dev.Graphs.State.Download(), tol);
             }
         }

@@ -85,7 +85,7 @@ public static class StepBenchmark
 
         // ours
         var times = new List<double>();
-        var timings = new StepTimings();
+        var timings = new StepTimings(manifest.Step);
         using (var run = new OurStepRunner(config, artifacts, manifest, batch, new SessionSettings { IntraOpThreads = ortThreads, AllowSpinning = spinning }, device))
         {
             for (int k = 0; k < warmup; k++) run.Step(k, lr, tau);

@@ -57,8 +57,8 @@ public sealed class OnnxBackboneArtifactTests : IDisposable
         Assert.Equal(["online.encoder.bn1.running_mean", "online.encoder.bn1.running_var", "online.encoder.bn2.running_mean", "online.encoder.bn2.running_var"],
             manifest.Buffers.Where(b => b.Name.StartsWith("online.encoder.", StringComparison.Ordinal)).Select(b => b.Name).ToArray());
         Assert.Equal(16, manifest.Graphs["eval"].Outputs.Single(o => o.Name == ArtifactNames.Embedding).Shape[1]);
-        Assert.Contains("encoder.conv1.weight", manifest.TargetTensors);
-        Assert.Contains("encoder.bn2.running_var", manifest.TargetTensors);
+        Assert.Contains(manifest.State, t => t is { Name: "target.encoder.conv1.weight", Init: StateInit.CopyOf, CopyOf: "online.encoder.conv1.weight" });
+        Assert.Contains(manifest.State, t => t is { Name: "target.encoder.bn2.running_var", Init: StateInit.CopyOf, CopyOf: "online.encoder.bn2.running_var" });
 
         // Initial weights equal the file's initializers, bit for bit; fc.* is not part of the encoder.
         var initial = TensorFile.Read(Path.Combine(dir, ArtifactNames.InitialWeightsFile));

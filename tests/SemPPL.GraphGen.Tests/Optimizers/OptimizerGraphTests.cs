@@ -1,3 +1,4 @@
+using SemPPL.GraphGen.Artifacts;
 using SemPPL.Config;
 using SemPPL.GraphGen.Graphs;
 using SemPPL.GraphGen.Onnx;
@@ -95,29 +96,29 @@ public sealed class OptimizerGraphTests
         var feeds = new Dictionary<string, HostTensor>();
         foreach (var p in parameters)
         {
-            feeds[OptimizerNames.Param(p.Name)] = HostTensor.Float(p.Shape, F(rs.W[p.Name]));
-            foreach (var s in slots) feeds[OptimizerNames.State(s, p.Name)] = HostTensor.Float(p.Shape, new float[Count(p)]);
+            feeds[ArtifactNames.Param(p.Name)] = HostTensor.Float(p.Shape, F(rs.W[p.Name]));
+            foreach (var s in slots) feeds[ArtifactNames.State(s, p.Name)] = HostTensor.Float(p.Shape, new float[Count(p)]);
             rs.W[p.Name] = D(F(rs.W[p.Name]));
         }
         for (int step = 1; step <= Steps; step++)
         {
-            feeds[OptimizerNames.LearningRate] = HostTensor.Scalar((float)Lrs[step - 1]);
-            feeds[OptimizerNames.Step] = HostTensor.Scalar(step);
+            feeds[ArtifactNames.LearningRate] = HostTensor.Scalar((float)Lrs[step - 1]);
+            feeds[ArtifactNames.OptimizerStep] = HostTensor.Scalar(step);
             var grads = new Dictionary<string, double[]>();
             foreach (var p in parameters)
             {
                 var gr = D(F(gradient?.Invoke(step, p) ?? RandomArray(rng, Count(p), 0.5)));
                 grads[p.Name] = gr;
-                feeds[OptimizerNames.Grad(p.Name)] = HostTensor.Float(p.Shape, F(gr));
+                feeds[ArtifactNames.Grad(p.Name)] = HostTensor.Float(p.Shape, F(gr));
             }
             var outs = OrtRunner.Run(built.Graph, feeds);
             foreach (var p in parameters)
                 reference(step, p, rs.W[p.Name], grads[p.Name], rs.Slots[p.Name]);
             foreach (var p in parameters)
             {
-                AssertClose(rs.W[p.Name], outs[OptimizerNames.NewParam(p.Name)].Floats, $"step {step} {p.Name}");
+                AssertClose(rs.W[p.Name], outs[ArtifactNames.NewParam(p.Name)].Floats, $"step {step} {p.Name}");
                 foreach (var s in slots)
-                    AssertClose(rs.Slots[p.Name][s], outs[OptimizerNames.NewState(s, p.Name)].Floats, $"step {step} state {s} {p.Name}");
+                    AssertClose(rs.Slots[p.Name][s], outs[ArtifactNames.NewState(s, p.Name)].Floats, $"step {step} state {s} {p.Name}");
             }
             // Ping-pong: every state output replaces its input.
             foreach (var pair in built.State) feeds[pair.Input] = outs[pair.Output];
@@ -141,8 +142,8 @@ public sealed class OptimizerGraphTests
     {
         const double mom = 0.9, wd = 0.05, eta = 0.02;
         var built = LarsOptimizerGraph.Build(Params, mom, wd, eta);
-        RunAndCompare(built, [OptimizerNames.MomentumSlot],
-            (t, p, w, g, s) => RefLars(p, w, g, s[OptimizerNames.MomentumSlot], Lrs[t - 1], mom, wd, eta));
+        RunAndCompare(built, [ArtifactNames.MomentumSlot],
+            (t, p, w, g, s) => RefLars(p, w, g, s[ArtifactNames.MomentumSlot], Lrs[t - 1], mom, wd, eta));
     }
 
     [Fact]
@@ -151,8 +152,8 @@ public sealed class OptimizerGraphTests
         // w = 0 (trust 1 on step 1, u = g), and a parameter whose gradient is always 0 with wd = 0 (u = 0).
         OptimizerParameter[] ps = [new("zero_w", [5], false, false), new("zero_g", [4], false, false)];
         var built = LarsOptimizerGraph.Build(ps, 0.9, 0.0, 1e-3);
-        RunAndCompare(built, [OptimizerNames.MomentumSlot],
-            (t, p, w, g, s) => RefLars(p, w, g, s[OptimizerNames.MomentumSlot], Lrs[t - 1], 0.9, 0.0, 1e-3),
+        RunAndCompare(built, [ArtifactNames.MomentumSlot],
+            (t, p, w, g, s) => RefLars(p, w, g, s[ArtifactNames.MomentumSlot], Lrs[t - 1], 0.9, 0.0, 1e-3),
             ps, initialW: p => p.Name == "zero_w" ? new double[Count(p)] : [1, -2, 3, 0.5],
             gradient: (t, p) => p.Name == "zero_g" ? new double[Count(p)] : Enumerable.Range(0, (int)Count(p)).Select(i => 0.1 * (i + t)).ToArray());
     }
@@ -164,8 +165,8 @@ public sealed class OptimizerGraphTests
     {
         const double mom = 0.8, wd = 0.1;
         var built = SgdOptimizerGraph.Build(Params, mom, wd, nesterov);
-        RunAndCompare(built, [OptimizerNames.MomentumSlot],
-            (t, p, w, g, s) => RefSgd(p, w, g, s[OptimizerNames.MomentumSlot], Lrs[t - 1], mom, wd, nesterov, first: t == 1));
+        RunAndCompare(built, [ArtifactNames.MomentumSlot],
+            (t, p, w, g, s) => RefSgd(p, w, g, s[ArtifactNames.MomentumSlot], Lrs[t - 1], mom, wd, nesterov, first: t == 1));
     }
 
     [Fact]
@@ -182,8 +183,8 @@ public sealed class OptimizerGraphTests
     {
         const double b1 = 0.9, b2 = 0.99, eps = 1e-6, wd = 0.2;
         var built = AdamWOptimizerGraph.Build(Params, b1, b2, eps, wd);
-        RunAndCompare(built, [OptimizerNames.AdamMSlot, OptimizerNames.AdamVSlot],
-            (t, p, w, g, s) => RefAdamW(p, w, g, s[OptimizerNames.AdamMSlot], s[OptimizerNames.AdamVSlot], Lrs[t - 1], t, b1, b2, eps, wd));
+        RunAndCompare(built, [ArtifactNames.AdamMSlot, ArtifactNames.AdamVSlot],
+            (t, p, w, g, s) => RefAdamW(p, w, g, s[ArtifactNames.AdamMSlot], s[ArtifactNames.AdamVSlot], Lrs[t - 1], t, b1, b2, eps, wd));
     }
 
     [Fact]

@@ -159,7 +159,7 @@ public sealed class OurStepRunner : IDisposable
         _config = config;
         Factory = new SessionFactory(ExecutionDevice.Parse(device), settings);
         Graphs = new StepGraphs(Factory, artifactDir, manifest);
-        SemPPLTrainer.LoadInitialWeights(Graphs, artifactDir, manifest);
+        Graphs.LoadInitialWeights(artifactDir);
         var s = manifest.Shapes;
         batch.Large.AsSpan().CopyTo(Graphs.ViewsLarge.HostSpan<float>());
         if (Graphs.ViewsSmall is { } small) batch.Small.AsSpan().CopyTo(small.HostSpan<float>());
@@ -177,11 +177,12 @@ public sealed class OurStepRunner : IDisposable
         _rnd.Negatives.AsSpan().CopyTo(Graphs.NegativeIndices.HostSpan<long>());
         _rnd.Uniforms.AsSpan().CopyTo(Graphs.UniformDraws.HostSpan<float>());
         Graphs.LearningRate.HostSpan<float>()[0] = (float)lr;
-        Graphs.OptimizerStep.HostSpan<float>()[0] = k + 1;
+        if (Graphs.OptimizerStep is { } optimizerStep) optimizerStep.HostSpan<float>()[0] = k + 1;
         Graphs.EmaDecay.HostSpan<float>()[0] = (float)tau;
         Graphs.RunStep(timings);
-        double R(string n) => Graphs.HostResults[n].HostSpan<float>()[0];
-        return new StepParts(R(Loss), R(LossAugmentation), R(LossSemanticPositive), R(LossInvariance), R(LossClassifier), R(ClassifierAccuracy));
+        double R(HostRole role) => Graphs.Result(role);
+        return new StepParts(R(HostRole.Loss), R(HostRole.LossAugmentation), R(HostRole.LossSemanticPositive), R(HostRole.LossInvariance),
+            R(HostRole.LossClassifier), R(HostRole.ClassifierAccuracy));
     }
 
     public void Dispose()

@@ -37,9 +37,10 @@ class ReferenceState:
         initial = {k: v.to(self.device) for k, v in initial.items()}
         self.param_entries = manifest["parameters"]            # online.<local>, in manifest order
         self.buffer_entries = manifest["buffers"]
-        self.target_names = list(manifest["targetTensors"])    # local names (encoder.* / projector.*)
-        self.stem = (manifest.get("model") or {}).get("stem", "small")
         strip = lambda n: n[len("online."):]
+        # local names (encoder.* / projector.*) of the state tensors that start as a copy of an online one: the target
+        self.target_names = [strip(e["copyOf"]) for e in manifest["state"] if e["init"] == "copyOf"]
+        self.stem = (manifest.get("model") or {}).get("stem", "small")
         self.P = {strip(e["name"]): initial[e["name"]].clone().requires_grad_(True) for e in self.param_entries}
         self.R = {strip(e["name"]): initial[e["name"]].clone() for e in self.buffer_entries}
         self.M = {k: torch.zeros_like(v) for k, v in self.P.items()}
