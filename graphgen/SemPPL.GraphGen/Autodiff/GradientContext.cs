@@ -33,16 +33,26 @@ public sealed class GradientContext
     /// <summary>Whether input i lies on a path from a differentiated value (skip building its backward if not).</summary>
     public bool NeedsGrad(int i) => i < Node.Inputs.Length && Node.Inputs[i] is { } v && _needsGrad(v);
 
-    /// <summary>Adds a gradient contribution for input i; its shape must equal the input's.</summary>
+    /// <summary>
+    /// Adds a gradient contribution for input i. A gradient in the shape the input was broadcast to (an operand of
+    /// Add, Mul, Where ...) is summed back to the input's shape here, so rules need not; any other shape is an error.
+    /// </summary>
     public void AddGrad(int i, Value grad)
     {
-        var x = X(i);
         if (!NeedsGrad(i)) return;
+        var x = X(i);
         if (!grad.Shape.SequenceEqual(x.Shape))
-            throw new ShapeException($"gradient rule for {Node}: gradient of input {i} ('{x.Name}') has shape {Shapes.Str(grad.Shape)}, expected {Shapes.Str(x.Shape)}");
+        {
+            if (Shapes.TryBroadcast(x.Shape, grad.Shape) is not { } b || !b.SequenceEqual(grad.Shape))
+                throw new ShapeException($"gradient rule for {Node}: gradient of input {i} ('{x.Name}') has shape {Shapes.Str(grad.Shape)}, expected {Shapes.Str(x.Shape)} or a shape it broadcasts to");
+            grad = GradientMath.ReduceToShape(G, grad, x.Shape);
+        }
         _accumulate(x, grad);
     }
 
-    /// <summary>Sums a broadcast gradient back to <paramref name="shape"/> (the inverse of numpy broadcasting).</summary>
+    /// <summary>
+    /// Sums a broadcast gradient back to <paramref name="shape"/> (the inverse of numpy broadcasting), for rules that
+    /// must reduce before further math (MatMul's promoted vectors, Gemm's beta); <see cref="AddGrad"/> does it otherwise.
+    /// </summary>
     public Value ReduceToShape(Value grad, long[] shape) => GradientMath.ReduceToShape(G, grad, shape);
 }

@@ -1,9 +1,11 @@
 namespace SemPPL.GraphGen.Autodiff;
 
-/// <summary>An op on the path to the loss has no gradient rule; names the op and the node.</summary>
+/// <summary>An op on the path to the loss has no gradient rule; names the op, the node and, for an op in <see cref="OpsWithoutGradient"/>, why.</summary>
 public sealed class MissingGradientRuleException(string opType, string nodeName, string lossName)
     : Exception($"no gradient rule for op '{opType}' (node '{nodeName}') on the path to loss '{lossName}'; " +
-                "add one under graphgen/SemPPL.GraphGen/Autodiff/Rules or stop the gradient before this node")
+                (OpsWithoutGradient.Reasons.TryGetValue(opType, out var why)
+                    ? $"it has none by design ({why}): stop the gradient before this node"
+                    : "add one under graphgen/SemPPL.GraphGen/Autodiff/Rules or stop the gradient before this node"))
 {
     public string OpType { get; } = opType;
     public string NodeName { get; } = nodeName;

@@ -6,20 +6,6 @@ namespace SemPPL.GraphGen.Autodiff.Rules;
 // equally among all tied maxima (equality mask divided by the tie count), as PyTorch does for
 // torch.maximum/minimum and amax; the shares always sum to dy.
 
-/// <summary>y = where(c, x, z): dx = where(c, dy, 0), dz = where(c, 0, dy); the condition carries no gradient.</summary>
-public sealed class WhereRule : IGradientRule
-{
-    public IReadOnlyList<string> OpTypes => ["Where"];
-
-    public void Backward(GradientContext ctx)
-    {
-        var g = ctx.G; var c = ctx.X(0); var dy = ctx.OutputGrad()!;
-        var zero = g.Scalar(0, dy.Type);
-        if (ctx.NeedsGrad(1)) ctx.AddGrad(1, ctx.ReduceToShape(g.Where(c, dy, zero), ctx.X(1).Shape));
-        if (ctx.NeedsGrad(2)) ctx.AddGrad(2, ctx.ReduceToShape(g.Where(c, zero, dy), ctx.X(2).Shape));
-    }
-}
-
 /// <summary>
 /// y = clip(x, min, max) (opset 11+ inputs; either bound may be omitted): dx = dy where
 /// min &lt; x &lt; max, else 0 (strict: at a bound the gradient is 0). The bounds are not
@@ -48,7 +34,7 @@ public sealed class ClipRule : IGradientRule
 
 /// <summary>
 /// Elementwise Max/Min over any number of inputs, with broadcasting: input i gets
-/// dy * [x_i == y] / (number of inputs equal to y), summed back over its broadcast axes.
+/// dy * [x_i == y] / (number of inputs equal to y) (AddGrad sums it back over broadcast axes).
 /// </summary>
 public sealed class MaxMinRule : IGradientRule
 {
@@ -62,7 +48,7 @@ public sealed class MaxMinRule : IGradientRule
         var masks = Enumerable.Range(0, n).Select(i => g.Cast(g.Equal(ctx.X(i), y), y.Type)).ToArray();
         var share = g.Div(dy, g.Sum(masks));
         for (int i = 0; i < n; i++)
-            if (ctx.NeedsGrad(i)) ctx.AddGrad(i, ctx.ReduceToShape(g.Mul(share, masks[i]), ctx.X(i).Shape));
+            if (ctx.NeedsGrad(i)) ctx.AddGrad(i, g.Mul(share, masks[i]));
     }
 }
 

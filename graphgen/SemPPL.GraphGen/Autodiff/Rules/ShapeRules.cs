@@ -4,7 +4,7 @@ namespace SemPPL.GraphGen.Autodiff.Rules;
 
 // Gradients of the shape ops: pure data movement forward, so the backward is the inverse movement
 // (reshape back, inverse permutation, split/concat swapped, pad/slice swapped) or, where the forward
-// copies an element several times (Expand, Tile), a sum over the copies.
+// copies an element several times (Tile), a sum over the copies. Expand's row is in ElementwiseRules.
 
 /// <summary>Reshape, Flatten, Squeeze, Unsqueeze keep the element order: dx = reshape(dy, shape(x)).</summary>
 public sealed class ReshapeLikeRule : IGradientRule
@@ -124,14 +124,6 @@ public sealed class SliceRule : IGradientRule
         }
         ctx.AddGrad(0, pads.All(p => p == 0) ? d : g.Pad(d, pads));
     }
-}
-
-/// <summary>Expand: the broadcast copies are summed back.</summary>
-public sealed class ExpandRule : IGradientRule
-{
-    public IReadOnlyList<string> OpTypes => ["Expand"];
-
-    public void Backward(GradientContext ctx) => ctx.AddGrad(0, ctx.ReduceToShape(ctx.OutputGrad()!, ctx.X(0).Shape));
 }
 
 /// <summary>Tile: dy viewed as [r0, d0, r1, d1, ..] (only the repeated axes split), summed over the repeat axes.</summary>
