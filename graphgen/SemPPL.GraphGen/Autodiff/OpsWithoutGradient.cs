@@ -9,7 +9,9 @@ namespace SemPPL.GraphGen.Autodiff;
 public static class OpsWithoutGradient
 {
     private const string Boolean = "boolean output";
-    private const string NotDifferentiated = "not implemented: graphgen builds it only where nothing is differentiated";
+    private const string Indices = "works on integer indices";
+    private const string PiecewiseConstant = "piecewise constant: derivative 0 almost everywhere";
+    private const string NotImplemented = "not implemented: no graph graphgen builds differentiates through it";
 
     public static IReadOnlyDictionary<string, string> Reasons { get; } = new SortedDictionary<string, string>(StringComparer.Ordinal)
     {
@@ -21,18 +23,18 @@ public static class OpsWithoutGradient
         ["GreaterOrEqual"] = Boolean,
         ["Less"] = Boolean,
         ["LessOrEqual"] = Boolean,
-        ["ArgMax"] = "integer output (indices)",
-        ["OneHot"] = "its input is integer indices",
-        ["ConstantOfShape"] = "no tensor input (the shape is a constant)",
-        ["Sign"] = "piecewise constant (derivative 0 almost everywhere); Abs's rule uses it",
-        ["Floor"] = "piecewise constant (derivative 0 almost everywhere); used on sample positions",
-        ["Mod"] = "used on integer queue positions",
-        ["TopK"] = "not implemented: used for k-NN votes on stop-gradient embeddings",
-        ["CumSum"] = NotDifferentiated + " (pseudo-label sampling)",
-        ["ReduceMin"] = "not implemented: no graph differentiates through a minimum",
-        ["ScatterElements"] = NotDifferentiated + " (gradient rules, pseudo-label sampling)",
-        ["ScatterND"] = NotDifferentiated + " (gradient rules, queue update)",
-        ["ConvTranspose"] = NotDifferentiated + " (the Conv and AveragePool gradients)",
+        ["ArgMax"] = Indices,
+        ["OneHot"] = Indices,
+        ["Mod"] = Indices,      // queue positions
+        ["ConstantOfShape"] = "no tensor input",
+        ["Sign"] = PiecewiseConstant,
+        ["Floor"] = PiecewiseConstant,
+        ["TopK"] = NotImplemented,            // k-NN votes on stop-gradient embeddings
+        ["CumSum"] = NotImplemented,          // pseudo-label sampling
+        ["ReduceMin"] = NotImplemented,
+        ["ScatterElements"] = NotImplemented, // gradient rules, pseudo-label sampling
+        ["ScatterND"] = NotImplemented,       // gradient rules, queue update
+        ["ConvTranspose"] = NotImplemented,   // the Conv and AveragePool gradients
     };
 
     public static bool Contains(string opType) => Reasons.ContainsKey(opType);

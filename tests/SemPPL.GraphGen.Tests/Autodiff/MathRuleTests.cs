@@ -29,6 +29,16 @@ public sealed class MathRuleTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Div_divisor_only()
+    {
+        // Only b needs a gradient: its table entry -(dy / b) * y builds dy / b itself.
+        long[] sa = [2, 3], sb = [3];
+        Check("Div", [new("a", sa, RandomData(14, sa), Differentiate: false), new("b", sb, RandomData(15, sb, awayFromZero: 0.5))],
+            (g, x) => g.Div(x[0], x[1]),
+            xs => Reference.Broadcast2(sa, sb, xs[0], xs[1], (p, q) => p / q), output);
+    }
+
+    [Fact]
     public void Div_of_the_same_value_accumulates_both_gradients()
     {
         long[] s = [3, 4];
