@@ -20,6 +20,7 @@ internal static class BaselineCommand
         };
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
+            SingleProcessLaunch.Require();
             var cfg = ConfigOverrides.Load(parse.GetValue(config)!.FullName, parse.GetValue(set) ?? []);
             ConfigValidator.Validate(cfg, parse.GetValue(config)!.FullName);
             if (parse.GetValue(device) is { } d) cfg.Device = d;

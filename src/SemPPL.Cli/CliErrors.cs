@@ -1,5 +1,6 @@
 using SemPPL.Config;
 using SemPPL.Data.Datasets;
+using SemPPL.Distributed.Launch;
 using SemPPL.Trainer.Runtime;
 using SemPPL.Trainer.Training;
 
@@ -16,6 +17,7 @@ internal static class CliErrors
         }
         catch (ConfigException e) { return Fail(e.Message, 2); }
         catch (DataConfigException e) { return Fail($"data: {e.Message}", 2); }
+        catch (LaunchException e) { return Fail($"launch: {e.Message}", 2); }
         catch (DeviceUnavailableException e) { return Fail(e.Message, 3); }
         catch (TrainingDivergedException e) { return Fail(e.Message, 4); }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or InvalidDataException)

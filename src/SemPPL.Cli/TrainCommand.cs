@@ -24,6 +24,7 @@ internal static class TrainCommand
         };
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
+            SingleProcessLaunch.Require();
             var cfg = ConfigOverrides.Load(parse.GetValue(config)!.FullName, parse.GetValue(set) ?? []);
             if (parse.GetValue(steps) is { } s) cfg.Training.Steps = s;
             if (parse.GetValue(device) is { } d) cfg.Device = d;

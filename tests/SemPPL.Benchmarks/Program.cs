@@ -9,6 +9,7 @@ var benchmarks = new Dictionary<string, Func<string[], int>>(StringComparer.Ordi
     ["graphgen-imagenet"] = SemPPL.Benchmarks.Graphgen.GraphgenImageNetBenchmark.Run,
     ["step"] = SemPPL.Benchmarks.Step.StepBenchmark.Run,
     ["devicecheck"] = SemPPL.Benchmarks.DeviceCheck.DeviceComparison.Run,
+    ["allreduce"] = SemPPL.Benchmarks.Distributed.AllReduceBenchmark.Run,
 };
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
 {

@@ -1,0 +1,37 @@
+namespace SemPPL.Distributed.Tests;
+
+/// <summary>MpiCommunicator at 2 ranks under mpirun: values, a killed rank, a hung rank.</summary>
+public class MpiProcessTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
+
+    [MpirunFact]
+    public void CollectivesAtTwoRanksGiveTheExpectedValuesOnEveryRank()
+    {
+        var r = MpiRun.Probe(2, TimeSpan.FromMinutes(2), "collectives");
+        Assert.True(r.ExitCode == 0, r.Output);
+        Assert.Contains("rank 0 of 2: collectives ok", r.Output);
+        Assert.Contains("rank 1 of 2: collectives ok", r.Output);
+    }
+
+    [MpirunFact]
+    public void AKilledRankEndsTheJobWithAMessageNamingIt()
+    {
+        // Rank 1 SIGKILLs itself while rank 0 waits in an all-reduce; the watchdog (50 s) would be the fallback.
+        var r = MpiRun.Probe(2, TimeSpan.FromMinutes(2), "die", "50");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.True(r.Elapsed < Bound, $"took {r.Elapsed}");
+        Assert.Matches(@"rank 1 .*exited on signal 9", r.Output);
+        Assert.DoesNotContain("returned although", r.Output);
+    }
+
+    [MpirunFact]
+    public void AHungRankMakesTheOtherExitWithinTheTimeoutNamingItself()
+    {
+        var r = MpiRun.Probe(2, TimeSpan.FromMinutes(2), "hang", "3");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.True(r.Elapsed < Bound, $"took {r.Elapsed}");
+        Assert.Contains("rank 0 of 2: MPI_Allreduce did not complete within 3 s: another rank died or stopped responding", r.Output);
+        Assert.Contains("Exit code:    5", r.Output);
+    }
+}

@@ -1,0 +1,58 @@
+using System.Diagnostics;
+
+namespace SemPPL.Distributed.Tests;
+
+/// <summary>A [Fact] skipped, with the reason, when Open MPI's mpirun is not installed (.ci/run installs it).</summary>
+public sealed class MpirunFactAttribute : FactAttribute
+{
+    public MpirunFactAttribute()
+    {
+        if (MpiRun.Executable is null) Skip = "mpirun is not on PATH (apt-get install openmpi-bin libopenmpi-dev); the 2-rank tests cannot run";
+    }
+}
+
+/// <summary>Starts the probe (tests/SemPPL.Distributed.Probe) as the ranks of an Open MPI job.</summary>
+public static class MpiRun
+{
+    public static readonly string? Executable = (Environment.GetEnvironmentVariable("PATH") ?? "")
+        .Split(':', StringSplitOptions.RemoveEmptyEntries)
+        .Select(d => Path.Combine(d, "mpirun"))
+        .FirstOrDefault(File.Exists);
+
+    public sealed record Result(int ExitCode, string Output, TimeSpan Elapsed);
+
+    /// <summary>mpirun -np <paramref name="ranks"/> --oversubscribe dotnet probe.dll args..., killed after <paramref name="limit"/>.</summary>
+    public static Result Probe(int ranks, TimeSpan limit, params string[] args)
+    {
+        var psi = new ProcessStartInfo(Executable!) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // --oversubscribe: more ranks than the cores mpirun counts (CI has 2).
+        foreach (var a in (string[])["-np", ranks.ToString(), "--oversubscribe", "dotnet", ProbeDll()]) psi.ArgumentList.Add(a);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        // CI runs as root, which mpirun refuses unless both are set.
+        psi.Environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1";
+        psi.Environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1";
+        var clock = Stopwatch.StartNew();
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(limit))
+        {
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+            Assert.Fail($"mpirun did not finish within {limit.TotalSeconds} s; output so far:\n{stdout.Result}{stderr.Result}");
+        }
+        p.WaitForExit();
+        return new Result(p.ExitCode, stdout.Result + stderr.Result, clock.Elapsed);
+    }
+
+    private static string ProbeDll()
+    {
+        var parts = new Stack<string>();
+        var d = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        while (d is not null && d.Name != "SemPPL.Distributed.Tests") { parts.Push(d.Name); d = d.Parent; }
+        Assert.True(d is not null, $"cannot locate the test project folder above {AppContext.BaseDirectory}");
+        string dll = Path.Combine([d!.Parent!.FullName, "SemPPL.Distributed.Probe", .. parts, "SemPPL.Distributed.Probe.dll"]);
+        Assert.True(File.Exists(dll), $"probe not built: {dll}");
+        return dll;
+    }
+}
