@@ -1,3 +1,5 @@
+using SemPPL.Trainer.Runtime;
+
 namespace SemPPL.Benchmarks;
 
 /// <summary>The "--name value" options every benchmark reads.</summary>
@@ -18,16 +20,8 @@ public static class BenchmarkOptions
 /// <summary>What machine a benchmark ran on.</summary>
 public static class Machine
 {
-    /// <summary>The CPU's model name from /proc/cpuinfo, or "unknown CPU".</summary>
-    public static string Cpu()
-    {
-        try
-        {
-            return File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim()
-                ?? "unknown CPU";
-        }
-        catch (IOException) { return "unknown CPU"; }
-    }
+    /// <summary>The CPU's model name and the vector extensions its kernels can use (<see cref="CpuFeatures"/>).</summary>
+    public static string Cpu() => CpuFeatures.Current.ToString();
 
     public static string Describe() => $"{Cpu()}, {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}";
 }

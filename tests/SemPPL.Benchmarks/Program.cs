@@ -7,6 +7,7 @@ var benchmarks = new Dictionary<string, Func<string[], int>>(StringComparer.Ordi
     ["quality-merge"] = SemPPL.Benchmarks.Quality.QualityExperiment.Merge,
     ["autodiff"] = SemPPL.Benchmarks.Autodiff.AutodiffBenchmark.Run,
     ["graphgen-imagenet"] = SemPPL.Benchmarks.Graphgen.GraphgenImageNetBenchmark.Run,
+    ["session-start"] = SemPPL.Benchmarks.Runtime.SessionStartBenchmark.Run,
     ["step"] = SemPPL.Benchmarks.Step.StepBenchmark.Run,
     ["devicecheck"] = SemPPL.Benchmarks.DeviceCheck.DeviceComparison.Run,
     ["allreduce"] = SemPPL.Benchmarks.Distributed.AllReduceBenchmark.Run,

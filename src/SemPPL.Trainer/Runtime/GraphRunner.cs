@@ -27,7 +27,7 @@ public sealed class GraphRunner : IDisposable
     private bool _disposed;
 
     public GraphRunner(SessionFactory factory, byte[] model, string name)
-        : this(factory, name, () => factory.CreateSession(model)) { }
+        : this(factory, name, () => factory.CreateSession(model, name)) { }
 
     public GraphRunner(SessionFactory factory, string modelPath, string? name = null)
         : this(factory, name ?? Path.GetFileNameWithoutExtension(modelPath), () => factory.CreateSession(modelPath)) { }

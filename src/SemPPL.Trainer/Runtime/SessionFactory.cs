@@ -19,11 +19,19 @@ public sealed record SessionSettings
     {
         IntraOpThreads = configThreads > 0 ? configThreads : Environment.ProcessorCount,
         AllowSpinning = false,
+        OptimizedModelCacheDirectory = Runtime.OptimizedModelCache.DirectoryFromEnvironment(),
     };
+
+    /// <summary>Folder of the <see cref="Runtime.OptimizedModelCache"/> for CPU sessions; null (the default): every
+    /// session optimises its graph. Runs use the user's cache folder (<see cref="ForRun"/>).</summary>
+    public string? OptimizedModelCacheDirectory { get; init; }
 
     /// <summary>Lower CPU convolutions to ORT's NCHWc kernels (see <see cref="SessionFactory.LowersConvolutions"/>);
     /// null = as <see cref="SessionFactory.CpuConvLayoutVariable"/> says (default: yes).</summary>
     public bool? LowerConvolutions { get; init; }
+
+    /// <summary>ONNX Runtime's graph optimisation level; null = as <see cref="SessionFactory.OptimizationVariable"/> says (default: all).</summary>
+    public GraphOptimizationLevel? OptimizationLevel { get; init; }
 
     /// <summary>ONNX Runtime log severity (0 verbose .. 4 fatal).</summary>
     public OrtLoggingLevel LogLevel { get; init; } = OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING;
@@ -46,7 +54,9 @@ public sealed class DeviceUnavailableException(string message, Exception? inner 
 /// <see cref="DeviceCopier"/>), so failures that only show at session creation are caught too.
 /// Sessions use graph optimisation level ALL, sequential execution, intra-op threads = processor count
 /// unless set, and on CUDA a heuristic (deterministically chosen) cuDNN convolution algorithm. CPU sessions open a
-/// copy of the graph with its convolutions lowered to ORT's NCHWc kernels (<see cref="LowersConvolutions"/>).
+/// copy of the graph with its convolutions lowered to ORT's NCHWc kernels (<see cref="LowersConvolutions"/>), and,
+/// with a <see cref="SessionSettings.OptimizedModelCacheDirectory"/>, load ORT's optimised form of the graph from there when an
+/// earlier session stored it (<see cref="ModelCache"/>).
 /// The factory also owns the device allocator, so it must outlive every <see cref="DeviceTensor"/> it allocated.
 /// </summary>
 public sealed class SessionFactory : IDisposable
@@ -57,6 +67,7 @@ public sealed class SessionFactory : IDisposable
     private readonly GraphOptimizationLevel _optimizationLevel;
     private readonly string _convAlgorithmSearch;
     private readonly bool _lowerConvolutions;
+    private readonly Action<string> _notice;
     private DeviceCopier? _copier;
     private bool _disposed;
 
@@ -67,10 +78,11 @@ public sealed class SessionFactory : IDisposable
         if (_settings.IntraOpThreads is < 0)
             throw new ArgumentOutOfRangeException(nameof(settings), "IntraOpThreads must be >= 0");
         IntraOpThreads = _settings.IntraOpThreads is > 0 ? _settings.IntraOpThreads.Value : Environment.ProcessorCount;
-        _optimizationLevel = ParseOptimizationLevel(Environment.GetEnvironmentVariable(OptimizationVariable));
+        _optimizationLevel = _settings.OptimizationLevel ?? ParseOptimizationLevel(Environment.GetEnvironmentVariable(OptimizationVariable));
         _convAlgorithmSearch = ParseConvAlgorithmSearch(Environment.GetEnvironmentVariable(ConvAlgorithmSearchVariable));
         _lowerConvolutions = _settings.LowerConvolutions ?? CpuConvLayoutFromEnvironment;
         notice ??= line => Console.Error.WriteLine(line);
+        _notice = notice;
 
         if (requested.Kind == DeviceKind.Cpu)
         {
@@ -215,17 +227,66 @@ public sealed class SessionFactory : IDisposable
     /// build, not switched off by <see cref="CpuConvLayoutVariable"/>).</summary>
     public bool LowersConvolutions => !IsCuda && _lowerConvolutions && NchwcSupport.BlockSize > 1;
 
-    public InferenceSession CreateSession(byte[] model)
-    {
-        using var o = CreateOptions();
-        return new InferenceSession(LowersConvolutions ? NchwcSupport.Lower(model) : model, o);
-    }
+    /// <summary>Where this factory's CPU sessions keep their optimised graphs; null when they do not (CUDA sessions, or
+    /// no <see cref="SessionSettings.OptimizedModelCacheDirectory"/>).</summary>
+    public OptimizedModelCache? ModelCache { get; private set; }
+
+    /// <summary>How long a session may take to create before the progress output says what it is doing.</summary>
+    public static readonly TimeSpan SlowSessionNotice = TimeSpan.FromSeconds(2);
+
+    /// <param name="name">For the progress output (e.g. the graph's file name).</param>
+    public InferenceSession CreateSession(byte[] model, string name = "graph") => Create(model, name, modelPath: null);
 
     public InferenceSession CreateSession(string modelPath)
     {
-        using var o = CreateOptions();
-        return LowersConvolutions ? new InferenceSession(NchwcSupport.Lower(File.ReadAllBytes(modelPath)), o) : new InferenceSession(modelPath, o);
+        // ORT resolves a model's external data beside its path: read the bytes only when we lower or cache
+        bool needBytes = LowersConvolutions || ModelCache is not null;
+        return Create(needBytes ? File.ReadAllBytes(modelPath) : null, Path.GetFileName(modelPath), modelPath);
     }
+
+    private InferenceSession Create(byte[]? model, string name, string? modelPath)
+    {
+        InferenceSession Optimise(Action<SessionOptions>? save = null)
+        {
+            using var o = CreateOptions();
+            save?.Invoke(o);
+            return model is null ? new InferenceSession(modelPath!, o) : new InferenceSession(LowersConvolutions ? NchwcSupport.Lower(model) : model, o);
+        }
+        if (ModelCache is null || model is null)
+        {
+            using (new SlowOperationNotice(_notice, $"optimising {name} for {Description} (ONNX Runtime graph optimisation)", SlowSessionNotice))
+                return Optimise();
+        }
+
+        string key = CacheKey(model);
+        using (new SlowOperationNotice(_notice, $"loading the optimised {name} from {ModelCache.Directory}", SlowSessionNotice))
+        {
+            if (ModelCache.TryOpen(key, LoadOptimised, _notice) is { } cached) return cached;
+        }
+        using (new SlowOperationNotice(_notice, $"optimising {name} for {Description} (first run; cached for next time in {ModelCache.Directory})", SlowSessionNotice))
+            return ModelCache.Build(key, path => Optimise(o => OptimizedModelCache.SaveOptimizedModel(o, path)), () => Optimise(), _notice);
+    }
+
+    /// <summary>A stored optimised graph needs no further optimisation (and must not get ORT's NCHWc rewrite twice).</summary>
+    private InferenceSession LoadOptimised(string path)
+    {
+        using var o = CreateOptions();
+        o.GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL;
+        return new InferenceSession(path, o);
+    }
+
+    /// <summary>Everything ORT's optimised form of <paramref name="model"/> depends on: the graph, the ORT build, the
+    /// device and the CPU's kernels (ORT's NCHWc rewrite uses the CPU's block size), the optimisation level, and our
+    /// lowering (its block and the code that lowered: the GraphGen assembly's deterministic build id). Intra-op
+    /// threads and spinning do not change the graph, so they are not part of it.</summary>
+    public string CacheKey(byte[] model) => string.Join('\n',
+        "semppl optimised-model cache 1",
+        $"model: sha256 {Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(model))}, {model.Length} bytes",
+        $"onnxruntime: {OrtEnv.Instance().GetVersionString()}",
+        $"device: {(IsCuda ? $"cuda:{DeviceId}" : "cpu")}",
+        $"cpu: {CpuFeatures.Current}, {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, NCHWc block {NchwcSupport.BlockSize}",
+        $"optimisation: {_optimizationLevel}, {ExecutionMode.ORT_SEQUENTIAL}",
+        $"lowering: {(LowersConvolutions ? $"nchwc block {NchwcSupport.BlockSize}, {typeof(SemPPL.GraphGen.Lowering.NchwcConvLowering).Assembly.ManifestModule.ModuleVersionId}" : "none")}") + "\n";
 
     /// <summary>Host &lt;-&gt; device copies and the device allocator (lazily created on the CPU).</summary>
     internal DeviceCopier Copier
@@ -242,6 +303,7 @@ public sealed class SessionFactory : IDisposable
         IsCuda = false;
         DeviceId = 0;
         DeviceMemoryInfo = OrtMemoryInfo.DefaultInstance;
+        if (_settings.OptimizedModelCacheDirectory is { } dir) ModelCache = new OptimizedModelCache(dir);
     }
 
     private static string FirstLine(string s)

@@ -43,7 +43,7 @@ public static class StepBenchmark
         Console.WriteLine($"machine: {Machine.Cpu()}, {Environment.ProcessorCount} cores visible, {RuntimeInformation.OSDescription}, .NET {Environment.Version}");
         Console.WriteLine($"load average at start: {LoadAverage()}");
         Console.WriteLine($"threads: ORT intra-op {(ortThreads > 0 ? ortThreads.ToString() : "as the case's config (threads key)")} (spinning {(spinning ? "on" : "off")}), " +
-                          $"torch.set_num_threads({threads}), OPENBLAS_CORETYPE=SkylakeX; warm-up {warmup}, timed {steps} steps");
+                          $"torch.set_num_threads({threads}), {OpenBlasCoreType.Current}; warm-up {warmup}, timed {steps} steps");
         if (device == "cpu")
             Console.WriteLine($"CPU convolutions: {(SessionFactory.CpuConvLayoutFromEnvironment && NchwcSupport.BlockSize > 1
                 ? $"lowered to ORT's NCHWc kernels, block {NchwcSupport.BlockSize}" : "as written (ORT Conv / ConvTranspose)")} ({SessionFactory.CpuConvLayoutVariable})");

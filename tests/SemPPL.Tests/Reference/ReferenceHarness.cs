@@ -130,16 +130,13 @@ public static class ReferenceHarness
     }
 
     /// <summary>
-    /// Runs the reference: python3 -m semppl_torch &lt;args&gt; with PYTHONPATH = tests/reference and the BLAS
-    /// settings of docs/design.md ("Measuring against PyTorch"): OPENBLAS_CORETYPE=SkylakeX; threads via --threads.
+    /// Runs the reference: python3 -m semppl_torch &lt;args&gt; with PYTHONPATH = tests/reference and OpenBLAS's kernels
+    /// for this CPU (<see cref="OpenBlasCoreType"/>; docs/design.md, "Measuring against PyTorch"); threads via --threads.
     /// </summary>
     public static ProcessResult RunReference(IEnumerable<string> args, int timeoutMs)
     {
-        var env = new Dictionary<string, string>
-        {
-            ["PYTHONPATH"] = Path.Combine(RepoRoot(), "tests", "reference"),
-            ["OPENBLAS_CORETYPE"] = Environment.GetEnvironmentVariable("OPENBLAS_CORETYPE") ?? "SkylakeX",
-        };
+        var env = new Dictionary<string, string> { ["PYTHONPATH"] = Path.Combine(RepoRoot(), "tests", "reference") };
+        if (OpenBlasCoreType.Current.Value is { } coreType) env[OpenBlasCoreType.Variable] = coreType;
         var r = RunProcess(Python, new[] { "-m", "semppl_torch" }.Concat(args), env, timeoutMs);
         if (r.ExitCode != 0)
             throw new InvalidOperationException($"the PyTorch reference failed (exit {r.ExitCode}):\n{r.Stderr}");

@@ -88,19 +88,7 @@ public class NchwcLoweringTests
                 if (B <= 1) { Assert.Same(model, NchwcSupport.Lower(model)); continue; }
                 var proto = ModelProto.Parser.ParseFrom(model);
                 lowered += NchwcConvLowering.Lower(proto, B);
-                var rng = new Random(5);
-                var feeds = new Dictionary<string, HostTensor>();
-                foreach (var input in proto.Graph.Input)
-                {
-                    long[] shape = input.Type.TensorType.Shape.Dim.Select(d => d.DimValue).ToArray();
-                    int n = (int)Shapes.Product(shape);
-                    string online = input.Name.StartsWith("target.", StringComparison.Ordinal) ? "online." + input.Name["target.".Length..] : input.Name;
-                    var w = initial.Tensors.FirstOrDefault(t => t.Name == online).Tensor;
-                    feeds[input.Name] = input.Type.TensorType.ElemType == (int)TensorProto.Types.DataType.Int64
-                        ? HostTensor.Int64(shape, Enumerable.Range(0, n).Select(i => (long)(i % 3)).ToArray()) // valid class / row indices
-                        : w is not null && w.Floats.Length == n ? w
-                        : HostTensor.Float(shape, Enumerable.Range(0, n).Select(_ => input.Name.Contains("mask") ? 1f : (float)(rng.NextDouble() - 0.5)).ToArray());
-                }
+                var feeds = TinyRunFeeds(proto.Graph, initial);
                 var plain = RunAll(model, feeds);
                 var low = RunAll(Google.Protobuf.MessageExtensions.ToByteArray(proto), feeds);
                 foreach (var (name, a) in plain)
@@ -116,10 +104,36 @@ public class NchwcLoweringTests
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
     }
 
+    /// <summary>Feeds for a graph of the tiny run: the initial weights where an input is one (target.* from online.*),
+    /// valid indices for int64 inputs, ones for masks, else uniform [-0.5, 0.5) from a fixed seed.</summary>
+    internal static Dictionary<string, HostTensor> TinyRunFeeds(GraphProto graph, SemPPL.GraphGen.Artifacts.TensorFileContents initial)
+    {
+        var rng = new Random(5);
+        var feeds = new Dictionary<string, HostTensor>();
+        foreach (var input in graph.Input)
+        {
+            long[] shape = input.Type.TensorType.Shape.Dim.Select(d => d.DimValue).ToArray();
+            int n = (int)Shapes.Product(shape);
+            string online = input.Name.StartsWith("target.", StringComparison.Ordinal) ? "online." + input.Name["target.".Length..] : input.Name;
+            var w = initial.Tensors.FirstOrDefault(t => t.Name == online).Tensor;
+            feeds[input.Name] = input.Type.TensorType.ElemType == (int)TensorProto.Types.DataType.Int64
+                ? HostTensor.Int64(shape, Enumerable.Range(0, n).Select(i => (long)(i % 3)).ToArray()) // valid class / row indices
+                : w is not null && w.Floats.Length == n ? w
+                : HostTensor.Float(shape, Enumerable.Range(0, n).Select(_ => input.Name.Contains("mask") ? 1f : (float)(rng.NextDouble() - 0.5)).ToArray());
+        }
+        return feeds;
+    }
+
     private static Dictionary<string, float[]> RunAll(byte[] model, Dictionary<string, HostTensor> feeds)
     {
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = 1 };
         using var session = new InferenceSession(model, options);
+        return RunAll(session, feeds);
+    }
+
+    /// <summary>Every float output of one run of <paramref name="session"/>.</summary>
+    internal static Dictionary<string, float[]> RunAll(InferenceSession session, Dictionary<string, HostTensor> feeds)
+    {
         var names = session.InputNames.ToArray();
         var values = names.Select(n => feeds[n].Type == DType.Int64 ? OrtValue.CreateTensorValueFromMemory(feeds[n].Longs, feeds[n].Shape)
                                                                      : OrtValue.CreateTensorValueFromMemory(feeds[n].Floats, feeds[n].Shape)).ToArray();
