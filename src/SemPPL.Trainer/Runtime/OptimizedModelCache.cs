@@ -34,6 +34,9 @@ public sealed class OptimizedModelCache(string directory)
     public int Builds { get; private set; }
     public int Rebuilds { get; private set; }
 
+    /// <summary>Time spent checking entries (key text and checksums) before loading them.</summary>
+    public TimeSpan CheckTime { get; private set; }
+
     /// <summary>$XDG_CACHE_HOME/semppl/ort (~/.cache/semppl/ort) on Linux and macOS; %LOCALAPPDATA%\semppl\ort on Windows.</summary>
     public static string DefaultDirectory()
     {
@@ -63,9 +66,11 @@ public sealed class OptimizedModelCache(string directory)
         string entry = EntryPath(key);
         if (!System.IO.Directory.Exists(entry)) return null;
         string? problem;
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
         try { problem = Verify(entry, key); }
         catch (IOException e) { problem = e.Message; }
         catch (UnauthorizedAccessException e) { problem = e.Message; }
+        CheckTime += System.Diagnostics.Stopwatch.GetElapsedTime(t0);
         if (problem is null)
         {
             try

@@ -45,7 +45,7 @@ public static class SessionStartBenchmark
                 string entry = f1.CacheKey(File.ReadAllBytes(path)) is var key && f1.ModelCache!.EntryPath(key) is var dir && Directory.Exists(dir)
                     ? (new DirectoryInfo(dir).EnumerateFiles().Sum(f => f.Length) / 1e6).ToString("F1") : "none";
                 Console.WriteLine($"{Path.GetFileName(path),-16} {new FileInfo(path).Length,12:N0} {uncached,13} {first,10:F2} {cached,11:F2} {entry,11}" +
-                                  $"   (first: {Outcome(f1.ModelCache!)}, second: {Outcome(f2.ModelCache!)})");
+                                  $"   (first: {Outcome(f1.ModelCache!)}, second: {Outcome(f2.ModelCache!)}, of which {f2.ModelCache!.CheckTime.TotalSeconds:F2} s checking the entry)");
                 f1.Dispose();
                 f2.Dispose();
             }
