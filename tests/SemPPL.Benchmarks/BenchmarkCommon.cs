@@ -23,5 +23,11 @@ public static class Machine
     /// <summary>The CPU's model name and the vector extensions its kernels can use (<see cref="CpuFeatures"/>).</summary>
     public static string Cpu() => CpuFeatures.Current.ToString();
 
+    /// <summary>/proc/loadavg, or "n/a": how busy the machine was (timings on a shared machine need it).</summary>
+    public static string LoadAverage()
+    {
+        try { return File.ReadAllText("/proc/loadavg").Trim(); } catch (Exception) { return "n/a"; }
+    }
+
     public static string Describe() => $"{Cpu()}, {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}";
 }

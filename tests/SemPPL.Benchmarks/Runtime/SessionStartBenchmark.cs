@@ -31,7 +31,7 @@ public static class SessionStartBenchmark
         string cacheDir = keep ?? Path.Combine(Path.GetTempPath(), $"semppl-session-start-{Environment.ProcessId}");
         var settings = SessionSettings.ForRun(threads) with { OptimizedModelCacheDirectory = cacheDir };
         Console.WriteLine($"command: SemPPL.Benchmarks session-start {string.Join(' ', args)}");
-        Console.WriteLine($"machine: {Machine.Describe()}; ONNX Runtime {OrtEnv.Instance().GetVersionString()}; load average {LoadAverage()}");
+        Console.WriteLine($"machine: {Machine.Describe()}; ONNX Runtime {OrtEnv.Instance().GetVersionString()}; load average {Machine.LoadAverage()}");
         Console.WriteLine($"sessions: cpu, {settings.IntraOpThreads} intra-op threads, convolutions {(SessionFactory.CpuConvLayoutFromEnvironment && NchwcSupport.BlockSize > 1 ? $"lowered (NCHWc block {NchwcSupport.BlockSize})" : "as written")}; cache {cacheDir}");
         Console.WriteLine($"{"graph",-16} {"bytes",12} {"uncached (s)",13} {"first (s)",10} {"cached (s)",11} {"entry (MB)",11}");
         try
@@ -67,9 +67,4 @@ public static class SessionStartBenchmark
     }
 
     private static string Outcome(OptimizedModelCache c) => c.Hits > 0 ? "loaded from the cache" : c.Builds > 0 ? "optimised and stored" : "optimised, not stored";
-
-    private static string LoadAverage()
-    {
-        try { return File.ReadAllText("/proc/loadavg").Trim(); } catch (Exception) { return "n/a"; }
-    }
 }

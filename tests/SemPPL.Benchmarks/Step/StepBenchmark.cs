@@ -41,7 +41,7 @@ public static class StepBenchmark
         int batchU = BenchmarkOptions.Get(args, "--batch", 64);
         Console.WriteLine($"command: SemPPL.Benchmarks step {string.Join(' ', args)}");
         Console.WriteLine($"machine: {Machine.Cpu()}, {Environment.ProcessorCount} cores visible, {RuntimeInformation.OSDescription}, .NET {Environment.Version}");
-        Console.WriteLine($"load average at start: {LoadAverage()}");
+        Console.WriteLine($"load average at start: {Machine.LoadAverage()}");
         Console.WriteLine($"threads: ORT intra-op {(ortThreads > 0 ? ortThreads.ToString() : "as the case's config (threads key)")} (spinning {(spinning ? "on" : "off")}), " +
                           $"torch.set_num_threads({threads}), {OpenBlasCoreType.Current}; warm-up {warmup}, timed {steps} steps");
         if (device == "cpu")
@@ -114,7 +114,7 @@ public static class StepBenchmark
         Console.WriteLine("           " + string.Join(", ", json.GetProperty("phases_ms").EnumerateObject().Select(p =>
             $"{p.Name} {p.Value.GetDouble():F1} ms ({100 * json.GetProperty("phases_share").GetProperty(p.Name).GetDouble():F1}%)")));
         Console.WriteLine($"  ratio ours/pytorch: {ours / torch:F2} (medians), {times.Min() / json.GetProperty("min_ms").GetDouble():F2} (minima: less sensitive to other load)");
-        Console.WriteLine($"  load average now: {LoadAverage()}");
+        Console.WriteLine($"  load average now: {Machine.LoadAverage()}");
         if (profile && device == "cpu")
             foreach (var file in new[] { ArtifactNames.TrainFile, ArtifactNames.TargetFile }) ProfileGraph(file, artifacts, manifest, batch, ortThreads, spinning);
     }
@@ -179,10 +179,5 @@ public static class StepBenchmark
     {
         var s = xs.OrderBy(x => x).ToArray();
         return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
-    }
-
-    private static string LoadAverage()
-    {
-        try { return File.ReadAllText("/proc/loadavg").Trim(); } catch (Exception) { return "n/a"; }
     }
 }
