@@ -14,6 +14,8 @@ internal static partial class NativeLibraryLoader
     public static nint TryLoad(string nameOrPath, bool global, out string error)
     {
         error = "";
+        // Binds dlerror's stub now: binding it after a failed dlopen would look symbols up and clear the error.
+        DlError();
         nint handle = DlOpen(nameOrPath, RtldNow | (global ? RtldGlobal : 0));
         if (handle == 0) error = Marshal.PtrToStringUTF8(DlError()) ?? "unknown dlopen error";
         return handle;

@@ -2,10 +2,13 @@
 //   collectives  every collective of MpiCommunicator with values that depend on the rank, checked on every rank
 //   die          the last rank kills itself (SIGKILL) while the others enter an all-reduce
 //   hang         the last rank sleeps while the others enter an all-reduce (the watchdog must end them)
+//   nccl         the collectives' checks over NcclCommunicator on each rank's GPU (device buffers staged from the host);
+//                needs NCCL (SEMPPL_NCCL_LIBRARY or LD_LIBRARY_PATH) and one GPU per rank
 // Exit codes: 0 all checks held, 1 a check or a collective failed (message on stderr), 5 the collective watchdog fired.
 using SemPPL.Distributed;
 using SemPPL.Distributed.Launch;
 using SemPPL.Distributed.Mpi;
+using SemPPL.Distributed.Nccl;
 
 const int WatchdogExitCode = 5;
 string mode = args.Length > 0 ? args[0] : "collectives";
@@ -25,6 +28,13 @@ try
             Collectives.NullReferenceIsStillAnException(me);
             Console.WriteLine($"{me}: collectives ok");
             return 0;
+        case "nccl":
+            using (var nccl = NcclCommunicator.Create(comm, launch.CudaDevice, Environment.GetEnvironmentVariable(NcclCommunicator.LibraryPathVariable), timeout))
+            {
+                Collectives.Check(new DeviceStagedCommunicator(nccl, CudaDriver.Load()));
+                Console.WriteLine($"{me}: NCCL {nccl.Version} collectives ok on cuda:{launch.CudaDevice}");
+            }
+            return 0;
         case "die":
             comm.Barrier();   // both ranks are up before one dies
             if (last) System.Diagnostics.Process.GetCurrentProcess().Kill();
@@ -38,7 +48,7 @@ try
             Console.Error.WriteLine($"{me}: the all-reduce returned although a rank hangs");
             return 1;
         default:
-            Console.Error.WriteLine($"unknown mode '{mode}' (collectives, die, hang)");
+            Console.Error.WriteLine($"unknown mode '{mode}' (collectives, nccl, die, hang)");
             return 2;
     }
 }

@@ -40,7 +40,7 @@ public class NcclLoadTests
         using var host = new SingleProcessCommunicator();
         string path = Path.Combine(Path.GetTempPath(), "no-such-folder", "libnccl.so.2");
         var e = Assert.Throws<CommunicatorException>(() => NcclCommunicator.Create(host, 0, path, TimeSpan.FromSeconds(10)));
-        Assert.StartsWith($"rank 0 of 1: NCCL could not be loaded from {path} (", e.Message);
+        Assert.StartsWith($"rank 0 of 1: NCCL could not be loaded from {path} ({path}: cannot open shared object file", e.Message);
         Assert.Contains("pip install nvidia-nccl-cu13", e.Message);
         Assert.Contains("SEMPPL_NCCL_LIBRARY", e.Message);
     }
@@ -57,7 +57,7 @@ public class NcclLoadTests
     public void MissingDriverSaysAGpuIsNeeded()
     {
         var e = Assert.Throws<CommunicatorException>(() => CudaDriver.Load("/no-such-folder/libcuda.so.1"));
-        Assert.StartsWith("the NVIDIA driver's /no-such-folder/libcuda.so.1 could not be loaded (", e.Message);
+        Assert.StartsWith("the NVIDIA driver's /no-such-folder/libcuda.so.1 could not be loaded (/no-such-folder/libcuda.so.1: cannot open shared object file", e.Message);
         Assert.EndsWith("NCCL needs a machine with an NVIDIA GPU and its driver", e.Message);
     }
 }

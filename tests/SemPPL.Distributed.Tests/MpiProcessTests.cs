@@ -26,6 +26,15 @@ public class MpiProcessTests
     }
 
     [MpirunFact]
+    public void NcclFromAMissingFileFailsOnEveryRankNamingTheRankAndTheVariable()
+    {
+        var r = MpiRun.Probe(2, TimeSpan.FromMinutes(2), new Dictionary<string, string> { ["SEMPPL_NCCL_LIBRARY"] = "/no-such-folder/libnccl.so.2" }, "nccl", "10");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Matches(@"rank [01] of 2: NCCL could not be loaded from /no-such-folder/libnccl.so.2 \(/no-such-folder/libnccl.so.2: cannot open shared object file", r.Output);
+        Assert.Contains("set SEMPPL_NCCL_LIBRARY to that file", r.Output);
+    }
+
+    [MpirunFact]
     public void AHungRankMakesTheOtherExitWithinTheTimeoutNamingItself()
     {
         var r = MpiRun.Probe(2, TimeSpan.FromMinutes(2), "hang", "3");

@@ -22,11 +22,21 @@ public static class MpiRun
     public sealed record Result(int ExitCode, string Output, TimeSpan Elapsed);
 
     /// <summary>mpirun -np <paramref name="ranks"/> --oversubscribe dotnet probe.dll args..., killed after <paramref name="limit"/>.</summary>
-    public static Result Probe(int ranks, TimeSpan limit, params string[] args)
+    public static Result Probe(int ranks, TimeSpan limit, params string[] args) => Probe(ranks, limit, [], args);
+
+    /// <summary>As above, with <paramref name="environment"/> exported to every rank (mpirun -x).</summary>
+    public static Result Probe(int ranks, TimeSpan limit, Dictionary<string, string> environment, params string[] args)
     {
         var psi = new ProcessStartInfo(Executable!) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         // --oversubscribe: more ranks than the cores mpirun counts (CI has 2).
-        foreach (var a in (string[])["-np", ranks.ToString(), "--oversubscribe", "dotnet", ProbeDll()]) psi.ArgumentList.Add(a);
+        foreach (var a in (string[])["-np", ranks.ToString(), "--oversubscribe"]) psi.ArgumentList.Add(a);
+        foreach (var (name, value) in environment)
+        {
+            psi.ArgumentList.Add("-x");
+            psi.ArgumentList.Add($"{name}={value}");
+        }
+        psi.ArgumentList.Add("dotnet");
+        psi.ArgumentList.Add(ProbeDll());
         foreach (var a in args) psi.ArgumentList.Add(a);
         // CI runs as root, which mpirun refuses unless both are set.
         psi.Environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1";

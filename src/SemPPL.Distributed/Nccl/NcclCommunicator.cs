@@ -10,6 +10,9 @@ namespace SemPPL.Distributed.Nccl;
 /// </summary>
 public sealed unsafe class NcclCommunicator : ICommunicator
 {
+    /// <summary>The environment variable that names libnccl.so.2's file when it is not on the loader's search path.</summary>
+    public const string LibraryPathVariable = NcclLibrary.PathVariable;
+
     private readonly NcclLibrary _nccl;
     private readonly CudaDriver _cuda;
     private readonly ICommunicator _host;

@@ -3,13 +3,14 @@ using System.Globalization;
 using SemPPL.Distributed;
 using SemPPL.Distributed.Launch;
 using SemPPL.Distributed.Mpi;
+using SemPPL.Distributed.Nccl;
 
 namespace SemPPL.Benchmarks.Distributed;
 
 /// <summary>
 /// Time and bandwidth of one all-reduce (average) of a flat float buffer, the gradient exchange of a data-parallel
-/// step, over Open MPI on host memory. Run under a launcher:
-/// <c>mpirun -np 2 --oversubscribe dotnet SemPPL.Benchmarks.dll allreduce [--floats 11000000,25600000] [--iterations 20] [--warmup 3]</c>.
+/// step: over Open MPI on host memory, or with <c>--engine nccl</c> over NCCL on each rank's GPU. Run under a launcher:
+/// <c>mpirun -np 2 --oversubscribe dotnet SemPPL.Benchmarks.dll allreduce [--engine mpi|nccl] [--floats 11000000,25600000] [--iterations 20] [--warmup 3]</c>.
 /// Reports, per size, the median and fastest time and two bandwidths: algorithm (buffer bytes / time) and bus
 /// (x 2(n-1)/n, the bytes each rank's link carries in a ring all-reduce; the figure NCCL's own tests print).
 /// Each timed call starts after a barrier; the result is checked, so a wrong all-reduce is not timed as a fast one.
@@ -28,12 +29,25 @@ public static class AllReduceBenchmark
             Console.Error.WriteLine("allreduce measures communication between ranks: start it with mpirun -np 2 (or more) --oversubscribe dotnet SemPPL.Benchmarks.dll allreduce");
             return 2;
         }
-        using var comm = MpiCommunicator.Initialize(TimeSpan.FromMinutes(5), timeoutExitCode: 5);
+        string engine = BenchmarkOptions.Get(args, "--engine", "mpi");
+        if (engine is not ("mpi" or "nccl"))
+        {
+            Console.Error.WriteLine($"--engine {engine}: expected mpi or nccl");
+            return 2;
+        }
+        var timeout = TimeSpan.FromMinutes(5);
+        using var comm = MpiCommunicator.Initialize(timeout, timeoutExitCode: 5);
+        using var nccl = engine == "nccl"
+            ? NcclCommunicator.Create(comm, launch.CudaDevice, Environment.GetEnvironmentVariable(NcclCommunicator.LibraryPathVariable), timeout)
+            : null;
+        var cuda = nccl is null ? null : CudaDriver.Load();
         int n = comm.WorldSize;
-        if (comm.Rank == 0) Console.WriteLine($"Open MPI all-reduce (average), {n} ranks, {Machine.Describe()}");
+        if (comm.Rank == 0)
+            Console.WriteLine($"{(nccl is null ? "Open MPI, host memory" : $"NCCL {nccl.Version}, device memory")}: all-reduce (average), {n} ranks, {Machine.Describe()}");
         foreach (long count in sizes)
         {
             var buffer = new float[count];
+            nint device = cuda?.Allocate(count * sizeof(float)) ?? 0;
             var copy = new float[count];
             var times = new float[iterations];
             var copyTimes = new float[iterations];
@@ -41,10 +55,13 @@ public static class AllReduceBenchmark
             {
                 // Rank r holds r + 1 everywhere: the average is (n + 1) / 2 exactly.
                 Array.Fill(buffer, comm.Rank + 1f);
+                cuda?.CopyToDevice<float>(buffer, device);
                 comm.Barrier();
                 long start = Stopwatch.GetTimestamp();
-                comm.AllReduce(buffer, ReduceOperation.Average);
+                if (nccl is null) comm.AllReduce(buffer, ReduceOperation.Average);
+                else nccl.AllReduce(new CollectiveBuffer(device, count, ElementType.Float32), ReduceOperation.Average);
                 double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                cuda?.CopyToHost(device, buffer.AsSpan());
                 if (buffer[0] != (n + 1) / 2f || buffer[^1] != (n + 1) / 2f)
                     throw new InvalidOperationException($"rank {comm.Rank}: the all-reduce gave {buffer[0]}, expected {(n + 1) / 2f}");
                 if (i >= 0) times[i] = (float)seconds;
@@ -52,6 +69,7 @@ public static class AllReduceBenchmark
                 buffer.AsSpan().CopyTo(copy);
                 if (i >= 0) copyTimes[i] = (float)Stopwatch.GetElapsedTime(start).TotalSeconds;
             }
+            if (cuda is not null) cuda.Free(device);
             // A step waits for the slowest rank: per iteration, the longest time over the ranks.
             var all = new float[iterations * n];
             comm.AllGather(times, all);
