@@ -48,9 +48,9 @@ public static class ConfigHash
             kv[key.Path] = Format(ValueAt(config, key.Path));
         }
         var b = config.Model.Backbone ?? "";
-        if (b.StartsWith(ConfigValidator.OnnxBackbonePrefix, StringComparison.Ordinal))
+        if (b.StartsWith(KnownNames.OnnxBackbonePrefix, StringComparison.Ordinal))
         {
-            var file = b[ConfigValidator.OnnxBackbonePrefix.Length..];
+            var file = b[KnownNames.OnnxBackbonePrefix.Length..];
             if (File.Exists(file))
                 kv["model.backbone"] = "onnx-sha256:" + Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(file)));
         }

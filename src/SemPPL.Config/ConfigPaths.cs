@@ -24,7 +24,7 @@ public static class ConfigPaths
         config.Data.TestPath = ExpandHome(config.Data.TestPath);
         config.Data.LabelFile = ExpandHome(config.Data.LabelFile);
         var b = config.Model.Backbone;
-        if (b is not null && b.StartsWith(ConfigValidator.OnnxBackbonePrefix, StringComparison.Ordinal))
-            config.Model.Backbone = ConfigValidator.OnnxBackbonePrefix + ExpandHome(b[ConfigValidator.OnnxBackbonePrefix.Length..]);
+        if (b is not null && b.StartsWith(KnownNames.OnnxBackbonePrefix, StringComparison.Ordinal))
+            config.Model.Backbone = KnownNames.OnnxBackbonePrefix + ExpandHome(b[KnownNames.OnnxBackbonePrefix.Length..]);
     }
 }

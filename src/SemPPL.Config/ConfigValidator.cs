@@ -12,19 +12,9 @@ namespace SemPPL.Config;
 /// </summary>
 public static partial class ConfigValidator
 {
-    /// <summary>Prefix of a backbone given as an ONNX forward file: <c>onnx:&lt;path&gt;</c>.</summary>
-    public const string OnnxBackbonePrefix = "onnx:";
-
-    /// <summary>Built-in backbones, in the order listed in error messages.</summary>
-    public static readonly IReadOnlyList<string> KnownBackbones =
-        ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet200",
-         "sk_resnet18", "sk_resnet34", "sk_resnet50", "sk_resnet101", "sk_resnet152"];
-
     public static readonly IReadOnlyList<string> KnownDatasets =
         ["fashion-mnist-embedded", "fashion-mnist", "idx", "cifar10", "cifar100", "folder"];
 
-    public static readonly IReadOnlyList<string> KnownStems = ["imagenet", "small", "small-s2"];
-    public static readonly IReadOnlyList<string> KnownOptimizers = ["lars", "sgd", "adamw"];
 
     /// <summary>Where the Debian package dataset-fashion-mnist installs the IDX files; the default data.path of dataset fashion-mnist.</summary>
     public const string DebianFashionMnistPath = "/usr/share/datasets/fashion-mnist";
@@ -39,9 +29,6 @@ public static partial class ConfigValidator
 
     /// <summary>True when the data set reads from a user path (data.path is required).</summary>
     public static bool DatasetNeedsPath(string dataset) => dataset is "idx" or "cifar10" or "cifar100" or "folder";
-
-    [GeneratedRegex(@"^(auto|cpu|cuda|cuda:\d+)$")]
-    private static partial Regex DeviceRegex();
 
     [GeneratedRegex(@"^[A-Za-z0-9._-]+$")]
     private static partial Regex NameRegex();
@@ -74,8 +61,8 @@ public static partial class ConfigValidator
         if (string.IsNullOrEmpty(config.Name) || !NameRegex().IsMatch(config.Name))
             p.Add($"name: '{config.Name}' must be non-empty and use only letters, digits, '.', '_' and '-' (it names output folders)");
         if (config.Seed < 0) p.Add($"seed: {config.Seed} must be an integer >= 0");
-        if (config.Device is null || !DeviceRegex().IsMatch(config.Device))
-            p.Add($"device: '{config.Device}' is not one of auto, cpu, cuda, cuda:N (N a device index such as cuda:0)");
+        if (!DeviceSyntax.TryParse(config.Device, out _, out _))
+            p.Add($"device: '{config.Device}' is not one of {DeviceSyntax.Allowed}");
         if (config.Threads < 0)
             p.Add($"threads: {config.Threads} must be >= 0 (0 = auto: the processor count)");
 
@@ -104,9 +91,9 @@ public static partial class ConfigValidator
         if (d.TestPath is not null && !Exists(d.TestPath)) p.Add($"data.test_path: '{d.TestPath}' does not exist");
         if (d.LabelFile is not null && !File.Exists(d.LabelFile)) p.Add($"data.label_file: '{d.LabelFile}' is not an existing file");
         var b = config.Model.Backbone ?? "";
-        if (b.StartsWith(OnnxBackbonePrefix, StringComparison.Ordinal))
+        if (b.StartsWith(KnownNames.OnnxBackbonePrefix, StringComparison.Ordinal))
         {
-            var f = b[OnnxBackbonePrefix.Length..];
+            var f = b[KnownNames.OnnxBackbonePrefix.Length..];
             if (!File.Exists(f)) p.Add($"model.backbone: '{b}': the ONNX file '{f}' does not exist");
         }
         if (p.Count > 0) throw new ConfigException(p, source);
@@ -219,24 +206,24 @@ public static partial class ConfigValidator
     {
         var m = c.Model;
         var b = m.Backbone ?? "";
-        var isOnnx = b.StartsWith(OnnxBackbonePrefix, StringComparison.Ordinal);
+        var isOnnx = b.StartsWith(KnownNames.OnnxBackbonePrefix, StringComparison.Ordinal);
         if (isOnnx)
         {
-            if (b.Length == OnnxBackbonePrefix.Length)
+            if (b.Length == KnownNames.OnnxBackbonePrefix.Length)
                 p.Add($"model.backbone: '{b}' needs a file path after 'onnx:' (onnx:<path>)");
             if (string.IsNullOrWhiteSpace(m.OnnxInput)) p.Add($"model.onnx_input: '{m.OnnxInput}' is required with an onnx: backbone (the name of the image input in the file)");
             if (string.IsNullOrWhiteSpace(m.OnnxOutput)) p.Add($"model.onnx_output: '{m.OnnxOutput}' is required with an onnx: backbone (the name of the feature output in the file)");
         }
         else
         {
-            if (!KnownBackbones.Contains(b))
-                p.Add($"model.backbone: '{m.Backbone}' is not a known backbone; known: {string.Join(", ", KnownBackbones)}, onnx:<path>");
+            if (!KnownNames.Backbones.Contains(b))
+                p.Add($"model.backbone: '{m.Backbone}' is not a known backbone; known: {string.Join(", ", KnownNames.Backbones)}, onnx:<path>");
             if (m.OnnxInput is not null) p.Add($"model.onnx_input: '{m.OnnxInput}' is only allowed with an onnx:<path> backbone");
             if (m.OnnxOutput is not null) p.Add($"model.onnx_output: '{m.OnnxOutput}' is only allowed with an onnx:<path> backbone");
         }
         if (!(m.Width > 0 && m.Width <= 16 && m.Width * 64 >= 1))
             p.Add($"model.width: {F(m.Width)} must be a number in [1/64, 16] (e.g. 0.25, 0.5, 1, 2, 4)");
-        OneOf(p, "model.stem", m.Stem, KnownStems);
+        OneOf(p, "model.stem", m.Stem, KnownNames.Stems);
         AtLeast(p, "model.projector.hidden", m.Projector.Hidden, 1);
         AtLeast(p, "model.projector.out", m.Projector.Out, 1);
         AtLeast(p, "model.predictor.hidden", m.Predictor.Hidden, 1);
@@ -281,7 +268,7 @@ public static partial class ConfigValidator
 
     private static void ValidateOptimizer(OptimizerConfig o, List<string> p)
     {
-        OneOf(p, "optimizer.name", o.Name, KnownOptimizers);
+        OneOf(p, "optimizer.name", o.Name, KnownNames.Optimizers);
         Positive(p, "optimizer.base_lr", o.BaseLr);
         if (!(o.Momentum >= 0 && o.Momentum < 1)) p.Add($"optimizer.momentum: {F(o.Momentum)} must be a number in [0, 1)");
         NonNegative(p, "optimizer.weight_decay", o.WeightDecay);

@@ -86,7 +86,7 @@ public sealed class ModelConfig
     /// <summary>Width multiplier (1, 2, 4, or fractional such as 0.25).</summary>
     public double Width { get; set; } = 1.0;
     /// <summary>imagenet (7x7/2 conv + 3x3/2 max-pool) | small (3x3/1 conv, no pool).</summary>
-    public string Stem { get; set; } = "imagenet";
+    public string Stem { get; set; } = KnownNames.StemImageNet;
     /// <summary>Zero-initialise the last BN gamma of each residual block.</summary>
     public bool ZeroInitResidual { get; set; } = false;
     /// <summary>onnx: backbones only: the input and feature-output value names in the file.</summary>
@@ -131,7 +131,7 @@ public sealed class ObjectiveConfig
 public sealed class OptimizerConfig
 {
     /// <summary>lars | sgd | adamw</summary>
-    public string Name { get; set; } = "lars";
+    public string Name { get; set; } = KnownNames.Lars;
     /// <summary>Learning rate = base_lr * (B_u + B_l) / 256.</summary>
     public double BaseLr { get; set; } = 0.3;
     public double Momentum { get; set; } = 0.9;

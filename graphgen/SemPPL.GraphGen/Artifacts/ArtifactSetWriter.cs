@@ -46,14 +46,11 @@ public static class ArtifactSetWriter
             log($"train graph built in {sw.ElapsedMilliseconds} ms");
             var optimizerParams = spec.Parameters
                 .Select(p => new OptimizerParameter(OnlinePrefix + p.Name, p.Shape, p.ExcludedFromWeightDecay, p.ExcludedFromLars)).ToList();
-            var targetTensors = spec.Parameters.Select(p => (p.Name, p.Shape))
-                .Concat(spec.Buffers.Select(b => (b.Name, b.Shape)))
-                .Where(t => IsTargetTensor(t.Name))
-                .ToList();
+            var (target, targetTensors) = TargetGraphBuilder.Build(config, shapes);
             // The step, in the order the trainer runs it: target -> queue push -> pseudo-labels -> train -> optimizer -> EMA.
             var step = new List<(string File, GraphRole Role, BuiltGraph Built)>
             {
-                (TargetFile, GraphRole.Target, TargetGraphBuilder.Build(config, shapes)),
+                (TargetFile, GraphRole.Target, target),
                 (QueueFile, GraphRole.Queue, QueueGraph.Build(shapes.QueueCapacity, shapes.EmbeddingDim, shapes.QueuePush)),
                 (PseudoLabelFile, GraphRole.PseudoLabel, PseudoLabelGraph.Build(shapes.LargeViews, shapes.BatchUnlabelled, shapes.BatchLabelled,
                     shapes.QueueCapacity, shapes.EmbeddingDim, shapes.KnnK, shapes.SemanticPositives, shapes.NumClasses)),
@@ -129,10 +126,6 @@ public static class ArtifactSetWriter
         entries.AddRange(seen.Keys.Where(n => !listed.Contains(n)).Select(n => Entry(n, StateInit.Zeros)));
         return entries;
     }
-
-    /// <summary>The target network is encoder + projector (no predictor, no classifier).</summary>
-    public static bool IsTargetTensor(string localName) =>
-        localName.StartsWith("encoder.", StringComparison.Ordinal) || localName.StartsWith("projector.", StringComparison.Ordinal);
 
     public static string HeadOf(string name)
     {

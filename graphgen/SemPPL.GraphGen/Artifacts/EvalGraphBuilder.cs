@@ -20,11 +20,11 @@ public static class EvalGraphBuilder
     {
         var g = new GraphBuilder("semppl_eval", opset);
         var images = g.Input(Images, DType.Float, batch, s.Channels, s.LargeSize, s.LargeSize);
-        var ctx = new ModelContext(g, OnlinePrefix, ModelMode.Inference, (float)config.Model.BnMomentum, (float)config.Model.BnEpsilon);
-        var backbone = BackboneRegistry.Create(config.Model, s.Channels);
-        var features = backbone.Forward(ctx, images);
-        var projection = Mlp.Forward(ctx, features, config.Model.Projector.Hidden, config.Model.Projector.Out, "projector");
-        var logits = LinearClassifier.Forward(ctx, features, config.Model.NumClasses, "classifier");
+        var online = new SemPPLNetwork(config.Model, s.Channels).Online(g, ModelMode.Inference);
+        var ctx = online.Context;
+        var features = online.Features(images);
+        var projection = online.Project(features);
+        var logits = online.Classify(features);
         g.Output(features, Embedding);
         g.Output(projection, Projection);
         g.Output(logits, Logits);

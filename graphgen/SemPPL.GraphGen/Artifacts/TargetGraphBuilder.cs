@@ -14,18 +14,18 @@ namespace SemPPL.GraphGen.Artifacts;
 /// </summary>
 public static class TargetGraphBuilder
 {
-    public static BuiltGraph Build(SemPPLConfig config, ArtifactShapes s)
+    /// <returns>The graph, and the target network's tensors (local names, parameters then BatchNorm buffers): what ema.onnx moves.</returns>
+    public static (BuiltGraph Graph, IReadOnlyList<(string Name, long[] Shape)> Tensors) Build(SemPPLConfig config, ArtifactShapes s)
     {
         var g = new GraphBuilder("semppl_target");
         var large = g.Input(ViewsLarge, DType.Float, s.LargeViews, s.Batch, s.Channels, s.LargeSize, s.LargeSize);
         var labels = g.Input(Labels, DType.Int64, s.BatchLabelled);
-        var ctx = new ModelContext(g, TargetPrefix, ModelMode.Training, (float)config.Model.BnMomentum, (float)config.Model.BnEpsilon);
-        var backbone = BackboneRegistry.Create(config.Model, s.Channels);
+        var target = new SemPPLNetwork(config.Model, s.Channels).Target(g);
+        var ctx = target.Context;
         var views = new List<Value>();
         for (int v = 0; v < s.LargeViews; v++)
         {
-            var features = backbone.Forward(ctx, TrainGraphBuilder.View(g, large, v));
-            var projection = Mlp.Forward(ctx, features, config.Model.Projector.Hidden, config.Model.Projector.Out, "projector");
+            var projection = target.Project(target.Features(TrainGraphBuilder.View(g, large, v)));
             views.Add(g.Unsqueeze(Embeddings.L2Normalize(g, projection), 0));
         }
         var z = g.Concat(views, 0); // [L, B, D]
@@ -36,6 +36,7 @@ public static class TargetGraphBuilder
         g.Output(g.Reshape(g.Tile(g.Unsqueeze(labels, 0), s.LargeViews, 1), s.QueuePush), PushLabels);
         var contract = new ContractBuilder().HostFed(ViewsLarge, HostRole.ViewsLarge).HostFed(Labels, HostRole.Labels).ReadsNetwork(ctx)
             .Passed(TargetEmbeddings).Passed(TargetUnlabelled).Passed(PushEmbeddings).Passed(PushLabels);
-        return new BuiltGraph(g, contract.Finish(g));
+        var tensors = ctx.Parameters.Select(p => (p.Name, p.Shape)).Concat(ctx.Buffers.Select(b => (b.Name, b.Shape))).ToList();
+        return (new BuiltGraph(g, contract.Finish(g)), tensors);
     }
 }

@@ -30,30 +30,29 @@ public static class TrainGraphBuilder
         var positives = g.Input(Positives, DType.Float, s.Batch, s.SemanticPositives, s.EmbeddingDim);
         var positiveMask = g.Input(PositiveMask, DType.Float, s.Batch);
 
-        var ctx = new ModelContext(g, OnlinePrefix, ModelMode.Training, (float)config.Model.BnMomentum, (float)config.Model.BnEpsilon);
-        var backbone = BackboneRegistry.Create(config.Model, s.Channels);
+        var online = new SemPPLNetwork(config.Model, s.Channels).Online(g, ModelMode.Training);
+        var ctx = online.Context;
 
         var predictions = new List<Value>();
         Value? firstFeatures = null;
         for (int v = 0; v < s.OnlineViews; v++)
         {
             var images = v < s.LargeViews ? View(g, large, v) : View(g, small!, v - s.LargeViews);
-            var features = backbone.Forward(ctx, images);
+            var features = online.Features(images);
             firstFeatures ??= features;
-            var projection = Mlp.Forward(ctx, features, config.Model.Projector.Hidden, config.Model.Projector.Out, "projector");
-            var prediction = Mlp.Forward(ctx, projection, config.Model.Predictor.Hidden, config.Model.Predictor.Out, "predictor");
+            var prediction = online.Predict(online.Project(features));
             predictions.Add(g.Unsqueeze(Embeddings.L2Normalize(g, prediction), 0));
         }
-        var online = g.Concat(predictions, 0);
+        var onlinePredictions = g.Concat(predictions, 0);
 
         var parts = SemPPLObjective.Build(g,
-            new ObjectiveInputs(online, g.StopGradient(target), negatives, g.StopGradient(positives), positiveMask),
+            new ObjectiveInputs(onlinePredictions, g.StopGradient(target), negatives, g.StopGradient(positives), positiveMask),
             new ObjectiveSettings(s.LargeViews, s.SmallViews, (float)config.Objective.Temperature,
                 (float)config.Objective.C, (float)config.Objective.Alpha, (float)config.Objective.Lambda));
 
         // The classifier sees stop_gradient(encoder features) of the labelled images of the first large view.
         var labelledFeatures = g.Slice(g.StopGradient(firstFeatures!), [s.BatchUnlabelled], [s.Batch], [0]);
-        var logits = LinearClassifier.Forward(ctx, labelledFeatures, config.Model.NumClasses, "classifier");
+        var logits = online.Classify(labelledFeatures);
         var (ce, accuracy) = ClassifierLoss.Build(g, logits, labels);
 
         var total = g.Add(parts.Total, g.Mul(ce, (float)config.Objective.ClassifierWeight));

@@ -26,9 +26,9 @@ public static class FineTuneGraph
         var g = new GraphBuilder("semppl_finetune");
         var images = g.Input(Images, DType.Float, batch, channels, size, size);
         var labels = g.Input(Labels, DType.Int64, batch);
-        var ctx = new ModelContext(g, OnlinePrefix, ModelMode.Training, (float)config.Model.BnMomentum, (float)config.Model.BnEpsilon);
-        var features = BackboneRegistry.Create(config.Model, channels).Forward(ctx, images);
-        var logits = LinearClassifier.Forward(ctx, features, config.Model.NumClasses, "classifier");
+        var online = new SemPPLNetwork(config.Model, channels).Online(g, ModelMode.Training);
+        var ctx = online.Context;
+        var logits = online.Classify(online.Features(images));
         var (loss, accuracy) = ClassifierLoss.Build(g, logits, labels);
         g.Output(loss, Loss);
         g.Output(accuracy, Accuracy);

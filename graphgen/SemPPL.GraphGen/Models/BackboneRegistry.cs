@@ -1,3 +1,4 @@
+using System.Globalization;
 using SemPPL.Config;
 
 namespace SemPPL.GraphGen.Models;
@@ -8,17 +9,16 @@ public static class BackboneRegistry
     /// <summary>SimCLRv2's selective-kernel ratio.</summary>
     public const double SkRatio = 0.0625;
 
-    private static readonly Dictionary<string, (ResNetBlock Block, int[] Layers)> ResNets = new()
+    /// <summary>The architecture of each depth; which names exist is <see cref="SemPPL.Config.KnownNames.Backbones"/> (resnet{depth}, sk_resnet{depth}).</summary>
+    private static readonly Dictionary<int, (ResNetBlock Block, int[] Layers)> Depths = new()
     {
-        ["resnet18"] = (ResNetBlock.Basic, [2, 2, 2, 2]),
-        ["resnet34"] = (ResNetBlock.Basic, [3, 4, 6, 3]),
-        ["resnet50"] = (ResNetBlock.Bottleneck, [3, 4, 6, 3]),
-        ["resnet101"] = (ResNetBlock.Bottleneck, [3, 4, 23, 3]),
-        ["resnet152"] = (ResNetBlock.Bottleneck, [3, 8, 36, 3]),
-        ["resnet200"] = (ResNetBlock.Bottleneck, [3, 24, 36, 3]),
+        [18] = (ResNetBlock.Basic, [2, 2, 2, 2]),
+        [34] = (ResNetBlock.Basic, [3, 4, 6, 3]),
+        [50] = (ResNetBlock.Bottleneck, [3, 4, 6, 3]),
+        [101] = (ResNetBlock.Bottleneck, [3, 4, 23, 3]),
+        [152] = (ResNetBlock.Bottleneck, [3, 8, 36, 3]),
+        [200] = (ResNetBlock.Bottleneck, [3, 24, 36, 3]),
     };
-
-    private static readonly string[] SkNames = ["sk_resnet18", "sk_resnet34", "sk_resnet50", "sk_resnet101", "sk_resnet152"];
 
     private static readonly Dictionary<string, Func<ModelConfig, long, IBackbone>> Prefixes = [];
     private static readonly object Lock = new();
@@ -27,7 +27,7 @@ public static class BackboneRegistry
     static BackboneRegistry() => RegisterPrefix(OnnxBackbone.Prefix, OnnxBackbone.FromConfig);
 
     /// <summary>Every built-in name, in a stable order.</summary>
-    public static IReadOnlyList<string> Names { get; } = ResNets.Keys.Concat(SkNames).ToArray();
+    public static IReadOnlyList<string> Names => SemPPL.Config.KnownNames.Backbones;
 
     /// <summary>Built-in names plus registered prefixes ("onnx:&lt;path&gt;").</summary>
     public static IReadOnlyList<string> KnownNames
@@ -47,12 +47,11 @@ public static class BackboneRegistry
     {
         string name = cfg.Backbone?.Trim() ?? "";
         string key = name.ToLowerInvariant();
-        if (ResNets.TryGetValue(key, out var r))
-            return new ResNet(key, r.Block, r.Layers, cfg.Width, cfg.Stem, inputChannels, cfg.ZeroInitResidual);
-        if (SkNames.Contains(key))
+        if (SemPPL.Config.KnownNames.Backbones.Contains(key))
         {
-            var plain = ResNets[key["sk_".Length..]];
-            return new ResNet(key, plain.Block, plain.Layers, cfg.Width, cfg.Stem, inputChannels, cfg.ZeroInitResidual, SkRatio);
+            bool sk = key.StartsWith(SemPPL.Config.KnownNames.SelectiveKernelPrefix, StringComparison.Ordinal);
+            var r = Depths[int.Parse(key.AsSpan(key.LastIndexOf("resnet", StringComparison.Ordinal) + "resnet".Length), CultureInfo.InvariantCulture)];
+            return new ResNet(key, r.Block, r.Layers, cfg.Width, cfg.Stem, inputChannels, cfg.ZeroInitResidual, sk ? SkRatio : 0.0);
         }
         Func<ModelConfig, long, IBackbone>? factory = null;
         lock (Lock)

@@ -33,7 +33,7 @@ namespace SemPPL.GraphGen.Models;
 /// </summary>
 public sealed class OnnxBackbone : IBackbone
 {
-    public const string Prefix = "onnx:";
+    public const string Prefix = KnownNames.OnnxBackbonePrefix;
     public const string EncoderScope = "encoder.";
 
     private readonly ModelProto _model;

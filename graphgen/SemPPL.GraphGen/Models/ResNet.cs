@@ -1,3 +1,4 @@
+using SemPPL.Config;
 using SemPPL.GraphGen.Onnx;
 
 namespace SemPPL.GraphGen.Models;
@@ -27,14 +28,13 @@ public enum ResNetBlock
 public sealed class ResNet : IBackbone
 {
     public const string EncoderScope = "encoder.";
-    public static readonly string[] Stems = ["imagenet", "small", "small-s2"];
 
-    public ResNet(string name, ResNetBlock block, int[] layers, double width = 1.0, string stem = "imagenet",
+    public ResNet(string name, ResNetBlock block, int[] layers, double width = 1.0, string stem = KnownNames.StemImageNet,
         long inputChannels = 3, bool zeroInitResidual = false, double skRatio = 0.0)
     {
         if (layers.Length != 4 || layers.Any(n => n < 1)) throw new ArgumentException($"{name}: layers must be 4 positive block counts");
         if (!(width > 0) || double.IsInfinity(width)) throw new ArgumentException($"{name}: width multiplier must be positive, got {width}");
-        if (!Stems.Contains(stem)) throw new ArgumentException($"{name}: unknown stem '{stem}'; known stems: {string.Join(", ", Stems)}");
+        if (!KnownNames.Stems.Contains(stem)) throw new ArgumentException($"{name}: unknown stem '{stem}'; known stems: {string.Join(", ", KnownNames.Stems)}");
         if (inputChannels < 1) throw new ArgumentException($"{name}: input channels must be positive, got {inputChannels}");
         if (skRatio < 0) throw new ArgumentException($"{name}: sk ratio must be >= 0");
         Name = name;
@@ -74,14 +74,14 @@ public sealed class ResNet : IBackbone
         {
             Value x;
             long stemChannels = Channels(64);
-            if (Stem == "imagenet")
+            if (Stem == KnownNames.StemImageNet)
             {
                 x = g.Relu(ctx.BatchNorm(ctx.Conv2d(images, stemChannels, 7, 2, 3, "conv1"), "bn1"));
                 x = g.MaxPool(x, [3, 3], [2, 2], [1, 1, 1, 1]);
             }
             else
             {
-                long stride = Stem == "small-s2" ? 2 : 1;
+                long stride = Stem == KnownNames.StemSmallStride2 ? 2 : 1;
                 x = g.Relu(ctx.BatchNorm(ctx.Conv2d(images, stemChannels, 3, stride, 1, "conv1"), "bn1"));
             }
             long[] planes = [64, 128, 256, 512];

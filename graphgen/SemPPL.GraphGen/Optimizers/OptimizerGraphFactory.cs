@@ -7,30 +7,28 @@ namespace SemPPL.GraphGen.Optimizers;
 /// <summary>Builds optimizer.onnx for the optimizer named in the config (lars | sgd | adamw).</summary>
 public static class OptimizerGraphFactory
 {
-    public static readonly IReadOnlyList<string> Names = ["lars", "sgd", "adamw"];
-
     public static BuiltGraph Build(OptimizerConfig config, IReadOnlyList<OptimizerParameter> parameters)
     {
         switch (config.Name.Trim().ToLowerInvariant())
         {
-            case "lars":
+            case KnownNames.Lars:
                 return LarsOptimizerGraph.Build(parameters, config.Momentum, config.WeightDecay, config.TrustCoefficient);
-            case "sgd":
+            case KnownNames.Sgd:
                 return SgdOptimizerGraph.Build(parameters, config.Momentum, config.WeightDecay, config.Nesterov);
-            case "adamw":
+            case KnownNames.AdamW:
                 if (config.Betas is not { Length: 2 }) throw new ArgumentException("optimizer.betas must have two entries for adamw");
                 return AdamWOptimizerGraph.Build(parameters, config.Betas[0], config.Betas[1], config.Epsilon, config.WeightDecay);
             default:
-                throw new ArgumentException($"unknown optimizer '{config.Name}'; expected one of {string.Join(", ", Names)}");
+                throw new ArgumentException($"unknown optimizer '{config.Name}'; expected one of {string.Join(", ", KnownNames.Optimizers)}");
         }
     }
 
     /// <summary>The optimizer-state slots of an optimizer (each has one tensor per parameter, zero-initialised).</summary>
     public static IReadOnlyList<string> StateSlots(OptimizerConfig config) => config.Name.Trim().ToLowerInvariant() switch
     {
-        "lars" => [ArtifactNames.MomentumSlot],
-        "sgd" => config.Momentum != 0 ? [ArtifactNames.MomentumSlot] : [],
-        "adamw" => [ArtifactNames.AdamMSlot, ArtifactNames.AdamVSlot],
+        KnownNames.Lars => [ArtifactNames.MomentumSlot],
+        KnownNames.Sgd => config.Momentum != 0 ? [ArtifactNames.MomentumSlot] : [],
+        KnownNames.AdamW => [ArtifactNames.AdamMSlot, ArtifactNames.AdamVSlot],
         _ => throw new ArgumentException($"unknown optimizer '{config.Name}'"),
     };
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using SemPPL.Config;
 
 namespace SemPPL.Trainer.Runtime;
@@ -16,7 +15,7 @@ public enum DeviceKind
 /// <summary>A parsed <c>device</c> value: <c>auto</c>, <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
 public readonly record struct ExecutionDevice(DeviceKind Kind, int DeviceId)
 {
-    public const string Allowed = "auto, cpu, cuda, cuda:N (N a device index such as cuda:0)";
+    public const string Allowed = DeviceSyntax.Allowed;
 
     public static ExecutionDevice Auto => new(DeviceKind.Auto, 0);
     public static ExecutionDevice Cpu => new(DeviceKind.Cpu, 0);
@@ -33,22 +32,14 @@ public readonly record struct ExecutionDevice(DeviceKind Kind, int DeviceId)
     public static bool TryParse(string? value, out ExecutionDevice device)
     {
         device = default;
-        if (value is null) return false;
-        var v = value.Trim().ToLowerInvariant();
-        switch (v)
+        if (!DeviceSyntax.TryParse(value, out var kind, out int id)) return false;
+        device = kind switch
         {
-            case "auto": device = Auto; return true;
-            case "cpu": device = Cpu; return true;
-            case "cuda": device = Cuda(0); return true;
-        }
-        if (v.StartsWith("cuda:", StringComparison.Ordinal)
-            && int.TryParse(v.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out int id)
-            && id >= 0)
-        {
-            device = Cuda(id);
-            return true;
-        }
-        return false;
+            DeviceSyntax.Auto => Auto,
+            DeviceSyntax.Cpu => Cpu,
+            _ => Cuda(id),
+        };
+        return true;
     }
 
     public override string ToString() => Kind switch
