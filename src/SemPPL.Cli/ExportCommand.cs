@@ -8,17 +8,23 @@ internal static class ExportCommand
 {
     public static Command Create()
     {
-        var run = new Option<DirectoryInfo>("--run") { Description = "Run folder written by `semppl train`", Required = true };
+        var run = new Option<DirectoryInfo>("--run") { Description = "Run folder written by `semppl train` (or `semppl baseline`)", Required = true };
         var output = new Option<FileInfo>("--out") { Description = "Path of the deployable ONNX model", Required = true };
-        var noClassifier = new Option<bool>("--no-classifier") { Description = "Embedding output only (drop the linear classifier's logits)" };
-        var cmd = new Command("export", "Write the deployable model: opset 17, dynamic batch, BatchNorm folded, embedding (+ logits) outputs; checked against eval.onnx")
+        var from = new Option<string?>("--from") { Description = "Which network: finetune (default when `semppl eval` kept one) | linear | online | encoder | supervised (default in a baseline run)" };
+        from.AcceptOnlyFromAmong(ModelHeads.Names);
+        var noClassifier = new Option<bool>("--no-classifier") { Description = "Embedding output only (drop the classifier's logits)" };
+        var preprocess = new Option<bool>("--preprocess") { Description = "The graph takes uint8 NHWC pixels and normalises them itself (clients only crop and resize)" };
+        var cmd = new Command("export", "Write the deployable model: opset 17, dynamic batch, BatchNorm folded, embedding (+ logits) outputs, self-describing metadata; checked against eval.onnx")
         {
-            run, output, noClassifier,
+            run, output, from, noClassifier, preprocess,
         };
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
-            var r = ExportRunner.Run(new RunFolder(parse.GetValue(run)!.FullName), parse.GetValue(output)!.FullName, !parse.GetValue(noClassifier), TrainCommand.Log);
-            Console.WriteLine($"{r.Path}: {r.Bytes:N0} bytes, checkpoint step {r.CheckpointStep}, {r.FoldedBatchNorms} BatchNorms folded, max |diff| {r.MaxAbsDifference:E2}");
+            var options = new ExportOptions(parse.GetValue(from) is { } f ? ModelHeads.Parse(f) : null, !parse.GetValue(noClassifier), parse.GetValue(preprocess));
+            var r = ExportRunner.Run(new RunFolder(parse.GetValue(run)!.FullName), parse.GetValue(output)!.FullName, options, TrainCommand.Log);
+            string top1 = r.Metadata.TestTop1 is { } t ? $"test top-1 {t:P2} on {r.Metadata.TestImages:N0} images" : "test top-1 not measured";
+            Console.WriteLine($"exported {r.Head.Describe()} ({top1}; checkpoint step {r.CheckpointStep}; input {r.Metadata.InputType} {r.Metadata.InputLayout})");
+            Console.WriteLine($"{r.Path}: {r.Bytes:N0} bytes, {r.FoldedBatchNorms} BatchNorms folded, max |diff| {r.MaxAbsDifference:E2}");
             return 0;
         }));
         return cmd;

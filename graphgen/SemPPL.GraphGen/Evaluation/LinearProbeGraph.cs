@@ -41,9 +41,9 @@ public static class LinearProbeGraph
     }
 
     /// <summary>Logits of the trained probe: inputs features [N, F], probe.weight, probe.bias; output logits [N, K].</summary>
-    public static BuiltGraph BuildPredict(long batch, long featureDim, int numClasses)
+    public static BuiltGraph BuildPredict(long batch, long featureDim, int numClasses, int opset = GraphBuilder.DefaultOpset)
     {
-        var g = new GraphBuilder("semppl_linear_probe_predict");
+        var g = new GraphBuilder("semppl_linear_probe_predict", opset);
         var features = g.Input(Features, DType.Float, batch, featureDim);
         var w = g.Input(ProbeWeight, DType.Float, numClasses, featureDim);
         var b = g.Input(ProbeBias, DType.Float, numClasses);

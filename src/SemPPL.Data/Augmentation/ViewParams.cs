@@ -33,6 +33,14 @@ public sealed record ViewParams(
             mean.Select(v => (float)v).ToArray(), std.Select(v => (float)v).ToArray());
     }
 
+    /// <summary>
+    /// The deterministic evaluation view: the whole image (a square one as it is, otherwise the centre square of its
+    /// shorter side), bicubic-resized to <paramref name="size"/>, no flip, jitter, grey, blur or solarize, then
+    /// (x / 255 - mean) / std. Evaluation, export metadata and <c>semppl predict</c> all use this one definition.
+    /// </summary>
+    public static ViewParams Evaluation(int size, int channels, float[] mean, float[] std) =>
+        new(size, channels, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, mean, std);
+
     private static double Pick(double[] v, int set) => v.Length == 0 ? 0 : v[Math.Min(set, v.Length - 1)];
 
     private static void Check(double[] range, string key, double lo, double hi)

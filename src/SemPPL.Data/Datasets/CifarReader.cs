@@ -62,9 +62,13 @@ public static class CifarReader
             }
         }
         int classes = cifar100 ? 100 : 10;
-        classNames ??= Enumerable.Range(0, classes).Select(i => i.ToString()).ToArray();
+        classNames ??= cifar100 ? Enumerable.Range(0, classes).Select(i => i.ToString()).ToArray() : Cifar10ClassNames;
         return new InMemoryDataset(name, prefix, pixels, labels, Side, Side, 3, classNames);
     }
+
+    /// <summary>CIFAR-10's label order (batches.meta.txt of the binary version), used when that file is absent.</summary>
+    public static readonly string[] Cifar10ClassNames =
+        ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
 
     private static string ResolveFolder(string root, bool cifar100)
     {

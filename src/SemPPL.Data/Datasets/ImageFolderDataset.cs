@@ -1,6 +1,4 @@
-using System.Runtime.InteropServices;
 using SixLabors.ImageSharp;
-using SixLabors.ImageSharp.PixelFormats;
 
 namespace SemPPL.Data.Datasets;
 
@@ -19,14 +17,7 @@ public sealed class ImageFolderDataset : IImageDataset
     private readonly int[] _labels;
     private readonly long _maxPixels;
     private readonly DataDiagnostics _diag;
-    private static readonly Configuration Config = CreateConfig();
-
-    private static Configuration CreateConfig()
-    {
-        var c = Configuration.Default.Clone();
-        c.PreferContiguousImageBuffers = true;   // lets us copy pixels out in one span
-        return c;
-    }
+    private static Configuration Config => ImageFileDecoder.Config;
 
     /// <param name="root">Folder holding one sub-folder per class.</param>
     /// <param name="channels">1 decodes as grey (L8), 3 as RGB.</param>
@@ -112,42 +103,8 @@ public sealed class ImageFolderDataset : IImageDataset
     public bool TryDecode(int index, ref byte[] buffer, out int width, out int height, out string? error)
     {
         string file = _files[index];
-        width = height = 0;
-        try
-        {
-            if (Channels == 3)
-            {
-                using var img = Image.Load<Rgb24>(Config, file);
-                if (!Fits(file, img.Width, img.Height, out error)) return false;
-                width = img.Width; height = img.Height;
-                int n = width * height * 3;
-                if (buffer.Length < n) buffer = new byte[n];
-                img.CopyPixelDataTo(MemoryMarshal.Cast<byte, Rgb24>(buffer.AsSpan(0, n)));
-            }
-            else
-            {
-                using var img = Image.Load<L8>(Config, file);
-                if (!Fits(file, img.Width, img.Height, out error)) return false;
-                width = img.Width; height = img.Height;
-                int n = width * height;
-                if (buffer.Length < n) buffer = new byte[n];
-                img.CopyPixelDataTo(MemoryMarshal.Cast<byte, L8>(buffer.AsSpan(0, n)));
-            }
-            error = null;
-            return true;
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            error = e.Message;
-            _diag.Skip(file, "decode failed: " + e.Message);
-            return false;
-        }
-    }
-
-    private bool Fits(string file, int w, int h, out string? error)
-    {
-        error = (long)w * h > _maxPixels ? $"{w}x{h} exceeds data.max_pixels {_maxPixels}" : null;
-        if (error is not null) _diag.Skip(file, error);
-        return error is null;
+        if (ImageFileDecoder.TryDecode(file, Channels, _maxPixels, ref buffer, out width, out height, out error)) return true;
+        _diag.Skip(file, error!);
+        return false;
     }
 }

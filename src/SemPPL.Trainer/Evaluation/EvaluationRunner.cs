@@ -5,6 +5,7 @@ using SemPPL.Data.Splits;
 using SemPPL.GraphGen.Artifacts;
 using SemPPL.GraphGen.Onnx;
 using SemPPL.Trainer.Checkpoints;
+using SemPPL.Trainer.Export;
 using SemPPL.Trainer.Runtime;
 using SemPPL.Trainer.Training;
 
@@ -40,12 +41,16 @@ public static class EvaluationRunner
         var checkpoint = store.LoadLatest() ?? throw new FileNotFoundException($"eval: no checkpoint in {folder.Checkpoints}; train first");
         var weights = checkpoint.Tensors.Where(t => context.EvalGraph.ReadsState(t.Name))
             .ToDictionary(t => t.Name, t => t.Tensor);
-        var summary = Evaluate(context, weights, log) with { CheckpointStep = checkpoint.Step };
+        var models = new TrainedModelStore(folder.Root);
+        var summary = Evaluate(context, weights, log, m => log($"kept {m.Head.Describe()} in {models.Save(m with { CheckpointStep = checkpoint.Step })}"))
+            with { CheckpointStep = checkpoint.Step };
         File.WriteAllText(folder.Summary, JsonSerializer.Serialize(summary, Json));
         return summary;
     }
 
-    public static EvaluationSummary Evaluate(EvaluationContext c, IReadOnlyDictionary<string, HostTensor> weights, Action<string> log)
+    /// <param name="keep">Receives the fine-tuned network and the linear-probe model (weights and test accuracy) for export.</param>
+    public static EvaluationSummary Evaluate(EvaluationContext c, IReadOnlyDictionary<string, HostTensor> weights, Action<string> log,
+        Action<TrainedModel>? keep = null)
     {
         var cfg = c.Config;
         var e = cfg.Eval;
@@ -59,6 +64,9 @@ public static class EvaluationRunner
         log($"k-NN (k={e.KnnK}) top-1 {knn.Top1:P2}");
         var linear = LinearProbe.TrainAndEvaluate(c.Factory, bank, c.LabelledLabels, test, c.TestLabels, extractor.FeatureDim, cfg.Model.NumClasses, e.LinearEpochs, e.LinearLr);
         log($"linear probe top-1 {linear.Top1:P2}");
+        keep?.Invoke(new TrainedModel(ModelHead.Linear,
+            new Dictionary<string, HostTensor>(weights) { [ArtifactNames.ProbeWeight] = linear.Weight, [ArtifactNames.ProbeBias] = linear.Bias },
+            linear.Top1, linear.Top5, c.TestIndices.Count, 0, c.Manifest.ConfigHash));
 
         var ft = FineTuneSettingsFor(cfg, c.LabelledIndices.Count);
         var tuned = FineTuner.Run(c.Factory, cfg, c.Loader, c.LabelledIndices, c.LabelledLabels, weights, ft);
@@ -66,6 +74,7 @@ public static class EvaluationRunner
         var (_, tunedLogits) = extractor.Run(c.TestLoader, c.TestIndices);
         var fine = Accuracy.FromLogits(tunedLogits, (int)extractor.NumClasses, c.TestLabels);
         log($"fine-tune ({ft.Steps} steps) top-1 {fine.Top1:P2}");
+        keep?.Invoke(new TrainedModel(ModelHead.FineTune, Overlay(weights, tuned), fine.Top1, fine.Top5, c.TestIndices.Count, 0, c.Manifest.ConfigHash));
 
         return new EvaluationSummary
         {
@@ -84,6 +93,18 @@ public static class EvaluationRunner
                 ["device"] = c.Factory.Description,
             },
         };
+    }
+
+    /// <summary>
+    /// <paramref name="baseWeights"/> with the values of <paramref name="changed"/> that it names written over them (eval.onnx also
+    /// reads weights fine-tuning leaves alone, e.g. the projector; the optimizer's own state is left out).
+    /// </summary>
+    public static Dictionary<string, HostTensor> Overlay(IReadOnlyDictionary<string, HostTensor> baseWeights, IReadOnlyDictionary<string, HostTensor> changed)
+    {
+        var all = new Dictionary<string, HostTensor>(baseWeights, StringComparer.Ordinal);
+        foreach (var (name, t) in changed)
+            if (all.ContainsKey(name)) all[name] = t;
+        return all;
     }
 
     public static FineTuneSettings FineTuneSettingsFor(SemPPLConfig cfg, int labelled)
@@ -108,6 +129,11 @@ public sealed class EvaluationContext
     public required IReadOnlyList<int> TestIndices { get; init; }
     public required IReadOnlyList<int> TestLabels { get; init; }
     public required Manifest Manifest { get; init; }
+    /// <summary>The per-channel normalisation the run trained with (computed from its training set unless augment.mean/std are set).</summary>
+    public required double[] Mean { get; init; }
+    public required double[] Std { get; init; }
+    /// <summary>The training set's class names, in label order.</summary>
+    public required IReadOnlyList<string> ClassNames { get; init; }
 
     /// <param name="evalOverrides">`eval.key=value` overrides; other sections are fixed by the trained run.</param>
     public static EvaluationContext Open(RunFolder folder, string? deviceOverride, Action<string> log, IReadOnlyList<string>? evalOverrides = null)
@@ -139,6 +165,9 @@ public sealed class EvaluationContext
             TestIndices = Enumerable.Range(0, test.Count).ToList(),
             TestLabels = Enumerable.Range(0, test.Count).Select(test.GetLabel).ToList(),
             Manifest = manifest,
+            Mean = mean,
+            Std = std,
+            ClassNames = data.Train.ClassNames,
         };
     }
 }

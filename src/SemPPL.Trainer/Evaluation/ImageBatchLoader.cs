@@ -25,10 +25,7 @@ public sealed class ImageBatchLoader
         _data = data; _seed = seed;
         _channels = augment.Channels; _size = augment.LargeSize;
         _augmented = ViewParams.From(augment, 0, false, mean, std);
-        _plain = _augmented with
-        {
-            AreaLo = 1, AreaHi = 1, AspectLo = 1, AspectHi = 1, FlipP = 0, JitterP = 0, GrayscaleP = 0, BlurP = 0, SolarizeP = 0,
-        };
+        _plain = ViewParams.Evaluation(_size, _channels, _augmented.Mean, _augmented.Std);
     }
 
     public int ImageFloats => _channels * _size * _size;

@@ -6,13 +6,16 @@ using SemPPL.Trainer.Runtime;
 
 namespace SemPPL.Trainer.Evaluation;
 
+/// <summary>A trained probe head (probe.weight [K, F], probe.bias [K]) and its test accuracy.</summary>
+public sealed record LinearProbeResult(double Top1, double Top5, HostTensor Weight, HostTensor Bias);
+
 /// <summary>
 /// Linear probe on frozen features of the labelled subset only: full-batch SGD with momentum 0.9
 /// and cosine learning-rate decay (LinearProbeGraph + SgdOptimizerGraph), then top-1/top-5 on the test features.
 /// </summary>
 public static class LinearProbe
 {
-    public static (double Top1, double Top5) TrainAndEvaluate(SessionFactory factory, float[] trainFeatures, IReadOnlyList<int> trainLabels,
+    public static LinearProbeResult TrainAndEvaluate(SessionFactory factory, float[] trainFeatures, IReadOnlyList<int> trainLabels,
         float[] testFeatures, IReadOnlyList<int> testLabels, long featureDim, int numClasses, int epochs, double lr)
     {
         int n = trainLabels.Count;
@@ -46,6 +49,7 @@ public static class LinearProbe
         io.AllocateFor(predictGraph.Contract);
         using var binding = ContractBinder.Bind(predict, predictGraph.Contract, state, io);
         binding.Run();
-        return Accuracy.FromLogits(io[HostRole.Logits].HostSpan<float>(), numClasses, testLabels);
+        var (top1, top5) = Accuracy.FromLogits(io[HostRole.Logits].HostSpan<float>(), numClasses, testLabels);
+        return new LinearProbeResult(top1, top5, state.Current(ArtifactNames.ProbeWeight).Download(), state.Current(ArtifactNames.ProbeBias).Download());
     }
 }

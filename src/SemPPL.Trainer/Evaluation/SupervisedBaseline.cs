@@ -1,6 +1,7 @@
 using System.Text.Json;
 using SemPPL.GraphGen.Artifacts;
 using SemPPL.GraphGen.Onnx;
+using SemPPL.Trainer.Export;
 using SemPPL.Trainer.Training;
 
 namespace SemPPL.Trainer.Evaluation;
@@ -31,13 +32,15 @@ public static class SupervisedBaseline
         var settings = new FineTuneSettings(steps, batch, c.Config.Eval.FineTuneLr);
         var tuned = FineTuner.Run(factory, c.Config, c.Loader, c.LabelledIndices, c.LabelledLabels, initial, settings);
         // eval.onnx also reads the projector, which supervised training leaves at its initial values.
-        var weights = new Dictionary<string, HostTensor>(initial);
-        foreach (var (name, t) in tuned) weights[name] = t;
+        var weights = EvaluationRunner.Overlay(initial, tuned);
         using var extractor = new EmbeddingExtractor(factory, c.EvalGraph, weights, Math.Min(c.Config.Eval.BatchSize, 256), c.Loader.ImageShape);
         var (_, logits) = extractor.Run(c.TestLoader, c.TestIndices);
         var (top1, top5) = Accuracy.FromLogits(logits, (int)extractor.NumClasses, c.TestLabels);
         var summary = new BaselineSummary(top1, top5, steps, batch, settings.Lr, c.LabelledIndices.Count, c.TestIndices.Count);
         File.WriteAllText(Path.Combine(folder.Root, "baseline.json"), JsonSerializer.Serialize(summary, EvaluationRunner.Json));
+        string kept = new TrainedModelStore(folder.Root).Save(new TrainedModel(ModelHead.Supervised,
+            weights.Where(w => c.EvalGraph.ReadsState(w.Key)).ToDictionary(), top1, top5, c.TestIndices.Count, 0, c.Manifest.ConfigHash));
+        log($"kept {ModelHead.Supervised.Describe()} in {kept} (semppl export --run {folder.Root})");
         log($"supervised-only baseline ({steps} steps, batch {batch}): top-1 {top1:P2}, top-5 {top5:P2}");
         return summary;
     }

@@ -102,8 +102,13 @@ public static class ModelExporter
 
     public static void Save(ModelProto model, string path)
     {
+        // Temp file, flushed to disk, renamed: a reader never sees half a model.
         string temp = path + ".tmp";
-        File.WriteAllBytes(temp, model.ToByteArray());
+        using (var fs = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            model.WriteTo(fs);
+            fs.Flush(flushToDisk: true);
+        }
         File.Move(temp, path, overwrite: true);
     }
 }
