@@ -1,11 +1,12 @@
 using SemPPL.Config;
+using SemPPL.Distributed.Launch;
 
 namespace SemPPL.Trainer.Runtime;
 
 /// <summary>What the config key <c>device</c> asks for.</summary>
 public enum DeviceKind
 {
-    /// <summary>CUDA device 0 when this build and machine can run it; otherwise the CPU, with one notice line.</summary>
+    /// <summary>CUDA device 0 (a rank's own GPU in a multi-rank launch) when this build and machine can run it; otherwise the CPU, with one notice line.</summary>
     Auto,
     Cpu,
     /// <summary>CUDA; a failure to start it is an error.</summary>
@@ -41,6 +42,15 @@ public readonly record struct ExecutionDevice(DeviceKind Kind, int DeviceId)
         };
         return true;
     }
+
+    /// <summary>
+    /// The device of one rank of <paramref name="launch"/>. One process (world size 1) keeps this device exactly. In a
+    /// multi-rank launch each rank takes its own GPU, <see cref="ProcessLaunch.CudaDevice"/> (its local rank, or 0 when
+    /// it sees one GPU): <c>cuda</c>, <c>cuda:N</c> and <c>auto</c> name the kind of device, the launch picks which one
+    /// (one index for every rank would put them all on one GPU, which NCCL refuses). <c>cpu</c> stays the CPU.
+    /// </summary>
+    public ExecutionDevice ForRank(ProcessLaunch launch) =>
+        !launch.IsDistributed || Kind == DeviceKind.Cpu ? this : this with { DeviceId = launch.CudaDevice };
 
     public override string ToString() => Kind switch
     {

@@ -90,7 +90,7 @@ public sealed class SessionFactory : IDisposable
             return;
         }
 
-        int id = requested.Kind == DeviceKind.Cuda ? requested.DeviceId : 0;
+        int id = requested.DeviceId;   // auto: 0, or the rank's GPU (ExecutionDevice.ForRank)
         if (!CudaProviderAvailable)
         {
             if (requested.Kind == DeviceKind.Cuda)

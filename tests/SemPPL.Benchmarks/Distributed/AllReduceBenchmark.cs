@@ -43,7 +43,7 @@ public static class AllReduceBenchmark
         var cuda = nccl is null ? null : CudaDriver.Load();
         int n = comm.WorldSize;
         if (comm.Rank == 0)
-            Console.WriteLine($"{(nccl is null ? "Open MPI, host memory" : $"NCCL {nccl.Version}, device memory")}: all-reduce (average), {n} ranks, {Machine.Describe()}");
+            Console.WriteLine($"{(nccl is null ? "Open MPI, host memory" : $"NCCL {nccl.Version}, device memory")}: all-reduce (average), {n} ranks, {Machine.Describe()}, load average {Machine.LoadAverage()}");
         foreach (long count in sizes)
         {
             var buffer = new float[count];
