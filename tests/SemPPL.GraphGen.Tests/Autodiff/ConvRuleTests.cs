@@ -83,7 +83,7 @@ public sealed class ConvRuleTests(ITestOutputHelper output)
             }, output, seed: 3);
     }
 
-    /// <summary>Both weight-gradient formulations against the definition, for every case.</summary>
+    /// <summary>Every weight-gradient formulation against the definition, for every case.</summary>
     [Theory]
     [MemberData(nameof(CaseNames))]
     public void Both_weight_gradient_formulations_agree_with_the_definition(string name)
@@ -98,6 +98,7 @@ public sealed class ConvRuleTests(ITestOutputHelper output)
         g.Output(ConvBackward.WeightGradientIm2Col(g, x, dy, geo), "im2col");
         g.Output(ConvBackward.WeightGradientDilatedConv(g, x, dy, geo), "dilated");
         g.Output(ConvBackward.WeightGradient(g, x, dy, geo, ConvWeightGradMethod.GatherIm2Col), "by_gather");
+        g.Output(ConvBackward.WeightGradient(g, x, dy, geo, ConvWeightGradMethod.GatherIm2ColWide), "by_gather_wide");
         var xd = RandomData(41, c.X); var dyd = RandomData(42, y.Shape);
         var outs = OrtRunner.Run(g, new Dictionary<string, HostTensor>
         {
@@ -106,7 +107,7 @@ public sealed class ConvRuleTests(ITestOutputHelper output)
             ["dy"] = HostTensor.Float(y.Shape, dyd.Select(v => (float)v).ToArray()),
         });
         var expected = Reference.Conv2dWeightGrad(c.X, xd, c.W, y.Shape, dyd, c.S, c.P, c.D, c.G);
-        foreach (var method in new[] { "im2col", "dilated", "by_gather" })
+        foreach (var method in new[] { "im2col", "dilated", "by_gather", "by_gather_wide" })
         {
             double diff = 0, norm = 0;
             for (int i = 0; i < expected.Length; i++)
@@ -159,10 +160,42 @@ public sealed class ConvRuleTests(ITestOutputHelper output)
 /// Weight-gradient formulations timed with ORT on a ResNet-ish layer (x, dY [32,64,16,16], 3x3, p1, stride 1 and 2).
 /// Runs only with SEMPPL_BENCH=1 (dotnet test -c Release --filter ConvBackwardBenchmarks). All sessions are
 /// built first and run round-robin, so background load hits every variant alike; min and median are printed.
-/// The measured numbers are recorded in ConvBackward's comment.
+/// The measured numbers are recorded in ConvBackward's comment. Weight_gradient_gather_per_tap_vs_wide: GatherIm2Col
+/// against GatherIm2ColWide on case (a)'s ResNet-18 stages and a quickstart layer (docs/benchmarks.md).
 /// </summary>
 public sealed class ConvBackwardBenchmarks(ITestOutputHelper output)
 {
+    [Fact]
+    public void Weight_gradient_gather_per_tap_vs_wide()
+    {
+        if (Environment.GetEnvironmentVariable("SEMPPL_BENCH") != "1") return;
+        int threads = int.TryParse(Environment.GetEnvironmentVariable("SEMPPL_BENCH_THREADS"), out var t) ? t : 2;
+        var variants = new List<(string Label, Func<GraphBuilder, Dictionary<string, HostTensor>> Build)>();
+        // case (a)'s ResNet-18 layers (2 views x 80 images, 32 px), and the quickstart's
+        foreach (var (xs, ws, shape) in new[] { (new long[] { 160, 64, 32, 32 }, new long[] { 64, 64, 3, 3 }, "160x64x32"),
+                                                (new long[] { 160, 128, 16, 16 }, new long[] { 128, 128, 3, 3 }, "160x128x16"),
+                                                (new long[] { 160, 256, 8, 8 }, new long[] { 256, 256, 3, 3 }, "160x256x8"),
+                                                (new long[] { 160, 512, 4, 4 }, new long[] { 512, 512, 3, 3 }, "160x512x4"),
+                                                (new long[] { 80, 16, 14, 14 }, new long[] { 16, 16, 3, 3 }, "80x16x14") })
+        {
+            foreach (var method in new[] { ConvWeightGradMethod.GatherIm2Col, ConvWeightGradMethod.GatherIm2ColWide })
+                variants.Add(($"dW {method} {shape}", g => Build(g, xs, ws, 1, (g2, x, w, dy, geo) => ConvBackward.WeightGradient(g2, x, dy, geo, method))));
+        }
+        var runs = variants.Select(v => new Timed(v.Label, v.Build, threads)).ToList();
+        try
+        {
+            foreach (var r in runs) r.RunOnce();
+            for (int round = 0; round < 8; round++) foreach (var r in runs) r.Times.Add(r.RunOnce());
+            output.WriteLine($"ORT CPU EP, {threads} intra-op threads, {Environment.ProcessorCount} logical CPUs, 8 interleaved rounds");
+            foreach (var r in runs)
+            {
+                r.Times.Sort();
+                output.WriteLine($"{r.Label,-36} min {r.Times[0],8:F2} ms  median {r.Times[r.Times.Count / 2],8:F2} ms");
+            }
+        }
+        finally { foreach (var r in runs) r.Dispose(); }
+    }
+
     [Fact]
     public void Weight_gradient_im2col_vs_dilated_conv()
     {

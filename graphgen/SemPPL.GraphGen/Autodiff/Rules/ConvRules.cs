@@ -62,6 +62,12 @@ public enum ConvWeightGradMethod
     /// a MatMul per tap with dY; group 1 only (other groups take Im2Col).
     /// </summary>
     GatherIm2Col,
+    /// <summary>
+    /// As GatherIm2Col with the taps innermost: one GEMM of width kH*kW*C instead of one of width C per tap (group 1
+    /// only). Not chosen by Auto yet: faster on case (a)'s first stage ([160,64,32,32]: 444-600 vs 710-845 ms min,
+    /// 2 threads) and about even elsewhere on a loaded machine; the step-level gain is unmeasured (docs/benchmarks.md).
+    /// </summary>
+    GatherIm2ColWide,
 }
 
 /// <summary>
@@ -141,6 +147,8 @@ public static class ConvBackward
             ConvWeightGradMethod.Im2Col => WeightGradientIm2Col(g, x, dy, geo),
             ConvWeightGradMethod.GatherIm2Col when geo.Group == 1 => WeightGradientGather(g, x, dy, geo),
             ConvWeightGradMethod.GatherIm2Col => WeightGradientIm2Col(g, x, dy, geo),
+            ConvWeightGradMethod.GatherIm2ColWide when geo.Group == 1 => WeightGradientGatherWide(g, x, dy, geo),
+            ConvWeightGradMethod.GatherIm2ColWide => WeightGradientIm2Col(g, x, dy, geo),
             _ => WeightGradientDilatedConv(g, x, dy, geo),
         };
     }
@@ -179,6 +187,37 @@ public static class ConvBackward
         var dyt = g.Reshape(g.Transpose(g.Reshape(dy, n, m, l), 1, 0, 2), m, n * l);  // [M, N*L]
         var prod = g.MatMul(dyt, cols);                                                // [K, M, C]
         return g.Reshape(g.Transpose(prod, 1, 2, 0), m, c, geo.KH, geo.KW);
+    }
+
+    /// <summary>As <see cref="WeightGradientGather"/>, but the Gather's index is [N*L, K] (taps innermost), so cols is
+    /// [N*L, K*C] and dW is one GEMM dY^T [M, N*L] x cols (N = K*C wide) instead of K products of width C.</summary>
+    public static Value WeightGradientGatherWide(GraphBuilder g, Value x, Value dy, ConvGeometry geo)
+    {
+        if (geo.Group != 1) throw new NotSupportedException("Conv weight gradient by Gather: group 1 only");
+        long n = geo.N, c = geo.C, m = geo.M, k = geo.KH * geo.KW, l = geo.Ho * geo.Wo;
+        var s = geo.Strides; var d = geo.Dilations; var p = geo.Pads; var over = geo.Overhang;
+        long padEndH = Math.Max(0, over[0]), padEndW = Math.Max(0, over[1]);
+        long hp = geo.H + p[0] + padEndH, wp = geo.W + p[1] + padEndW;
+        var xt = g.Transpose(x, 0, 2, 3, 1); // [N, H, W, C]
+        if (p[0] != 0 || p[1] != 0 || padEndH != 0 || padEndW != 0)
+            xt = g.Pad(xt, [0, p[0], p[1], 0, 0, padEndH, padEndW, 0]);
+        var rows = g.Reshape(xt, n * hp * wp, c);
+        var offset = new long[k];
+        for (long i = 0; i < geo.KH; i++)
+        for (long j = 0; j < geo.KW; j++)
+            offset[i * geo.KW + j] = i * d[0] * wp + j * d[1];
+        var position = new long[l];
+        for (long oy = 0; oy < geo.Ho; oy++)
+        for (long ox = 0; ox < geo.Wo; ox++)
+            position[oy * geo.Wo + ox] = oy * s[0] * wp + ox * s[1];
+        var sampleBase = Enumerable.Range(0, (int)n).Select(i => i * hp * wp).ToArray();
+        var index = g.Add(g.Add(g.Constant(HostTensor.Int64([n, 1, 1], sampleBase), "sample_base"),
+                                g.Constant(HostTensor.Int64([1, l, 1], position), "position")),
+                          g.Constant(HostTensor.Int64([1, 1, k], offset), "tap_offset"));
+        var cols = g.Reshape(g.Gather(rows, g.Reshape(index, n * l, k), 0), n * l, k * c); // [N*L, K*C]
+        var dyt = g.Reshape(g.Transpose(g.Reshape(dy, n, m, l), 1, 0, 2), m, n * l);     // [M, N*L]
+        var prod = g.Reshape(g.MatMul(dyt, cols), m, k, c);                              // [M, K, C]
+        return g.Reshape(g.Transpose(prod, 0, 2, 1), m, c, geo.KH, geo.KW);
     }
 
     /// <summary>
