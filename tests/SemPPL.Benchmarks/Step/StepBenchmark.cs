@@ -40,7 +40,7 @@ public static class StepBenchmark
         string device = BenchmarkOptions.Get(args, "--device", "cpu");
         int batchU = BenchmarkOptions.Get(args, "--batch", 64);
         Console.WriteLine($"command: SemPPL.Benchmarks step {string.Join(' ', args)}");
-        Console.WriteLine($"machine: {Machine.Cpu()}, {Environment.ProcessorCount} cores visible, {RuntimeInformation.OSDescription}, .NET {Environment.Version}");
+        Console.WriteLine($"machine: {Machine.Cpu()}, {Environment.ProcessorCount} cores visible, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, ONNX Runtime {OrtEnv.Instance().GetVersionString()}");
         Console.WriteLine($"load average at start: {Machine.LoadAverage()}");
         Console.WriteLine($"threads: ORT intra-op {(ortThreads > 0 ? ortThreads.ToString() : "as the case's config (threads key)")} (spinning {(spinning ? "on" : "off")}), " +
                           $"torch.set_num_threads({threads}), {OpenBlasCoreType.Current}; warm-up {warmup}, timed {steps} steps");
