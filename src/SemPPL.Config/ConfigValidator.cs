@@ -233,6 +233,7 @@ public static partial class ConfigValidator
         AtLeast(p, "model.num_classes", m.NumClasses, 2);
         if (!(m.BnMomentum >= 0 && m.BnMomentum < 1)) p.Add($"model.bn_momentum: {F(m.BnMomentum)} must be a number in [0, 1)");
         Positive(p, "model.bn_epsilon", m.BnEpsilon);
+        OneOf(p, "model.channel_reduction", m.ChannelReduction, KnownNames.ChannelReductions);
     }
 
     private static void ValidateObjective(SemPPLConfig c, List<string> p)

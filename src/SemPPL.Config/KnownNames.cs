@@ -3,7 +3,7 @@ using System.Globalization;
 namespace SemPPL.Config;
 
 /// <summary>
-/// The names a config may use where graphgen or the runtime give them a meaning: backbones, stems, optimizers, the
+/// The names a config may use where graphgen or the runtime give them a meaning: backbones, stems, channel reductions, optimizers, the
 /// <c>onnx:</c> backbone prefix and the device syntax. Defined once, here (graphgen and the trainer both reference
 /// this project): the validator checks against these lists and the code that acts on a name uses the same constants.
 /// </summary>
@@ -24,6 +24,11 @@ public static class KnownNames
     public const string StemSmall = "small";
     public const string StemSmallStride2 = "small-s2";
     public static readonly IReadOnlyList<string> Stems = [StemImageNet, StemSmall, StemSmallStride2];
+
+    /// <summary>model.channel_reduction: one reduction over axes {0, 2, 3}, or two over contiguous axes.</summary>
+    public const string ChannelReductionDirect = "direct";
+    public const string ChannelReductionTwoStage = "two_stage";
+    public static readonly IReadOnlyList<string> ChannelReductions = [ChannelReductionDirect, ChannelReductionTwoStage];
 
     public const string Lars = "lars";
     public const string Sgd = "sgd";

@@ -98,6 +98,9 @@ public sealed class ModelConfig
     /// <summary>BatchNorm running-statistics decay.</summary>
     public double BnMomentum { get; set; } = 0.9;
     public double BnEpsilon { get; set; } = 1e-5;
+    /// <summary>direct | two_stage: how training graphs reduce [N,C,H,W] tensors to per-channel values (BatchNorm
+    /// statistics and backward sums). two_stage reshapes to [N,C,H*W] and reduces the last axis, then the first.</summary>
+    public string ChannelReduction { get; set; } = KnownNames.ChannelReductionDirect;
 }
 
 public sealed class MlpConfig

@@ -17,7 +17,7 @@ public static class TargetGraphBuilder
     /// <returns>The graph, and the target network's tensors (local names, parameters then BatchNorm buffers): what ema.onnx moves.</returns>
     public static (BuiltGraph Graph, IReadOnlyList<(string Name, long[] Shape)> Tensors) Build(SemPPLConfig config, ArtifactShapes s)
     {
-        var g = new GraphBuilder("semppl_target");
+        var g = new GraphBuilder("semppl_target") { ChannelReduction = ChannelReductionSetting.Of(config.Model) };
         var large = g.Input(ViewsLarge, DType.Float, s.LargeViews, s.Batch, s.Channels, s.LargeSize, s.LargeSize);
         var labels = g.Input(Labels, DType.Int64, s.BatchLabelled);
         var target = new SemPPLNetwork(config.Model, s.Channels).Target(g);

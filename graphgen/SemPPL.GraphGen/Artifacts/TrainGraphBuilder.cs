@@ -21,7 +21,7 @@ public static class TrainGraphBuilder
 {
     public static (BuiltGraph Graph, OnlineNetworkSpec Spec) Build(SemPPLConfig config, ArtifactShapes s)
     {
-        var g = new GraphBuilder("semppl_train");
+        var g = new GraphBuilder("semppl_train") { ChannelReduction = ChannelReductionSetting.Of(config.Model) };
         var large = g.Input(ViewsLarge, DType.Float, s.LargeViews, s.Batch, s.Channels, s.LargeSize, s.LargeSize);
         var small = s.SmallViews > 0 ? g.Input(ViewsSmall, DType.Float, s.SmallViews, s.Batch, s.Channels, s.SmallSize, s.SmallSize) : null;
         var labels = g.Input(Labels, DType.Int64, s.BatchLabelled);

@@ -23,7 +23,7 @@ public static class FineTuneGraph
     public static (BuiltGraph Graph, IReadOnlyList<OptimizerParameter> Parameters) Build(
         SemPPLConfig config, long batch, int channels, int size)
     {
-        var g = new GraphBuilder("semppl_finetune");
+        var g = new GraphBuilder("semppl_finetune") { ChannelReduction = ChannelReductionSetting.Of(config.Model) };
         var images = g.Input(Images, DType.Float, batch, channels, size, size);
         var labels = g.Input(Labels, DType.Int64, batch);
         var online = new SemPPLNetwork(config.Model, channels).Online(g, ModelMode.Training);

@@ -8,6 +8,7 @@ public sealed partial class GraphBuilder
         if (axes is { Length: 0 }) axes = null; // ONNX: an empty axes list reduces over all axes (noop_with_empty_axes = 0)
         var norm = (axes ?? Enumerable.Range(0, x.Rank).Select(i => (long)i).ToArray())
             .Select(a => Shapes.NormAxis(a, x.Rank, op)).ToHashSet();
+        if (TwoStageChannelReduction(op, x, norm, keepDims) is { } twoStage) return twoStage;
         var shape = keepDims
             ? x.Shape.Select((d, i) => norm.Contains(i) ? 1 : d).ToArray()
             : x.Shape.Where((_, i) => !norm.Contains(i)).ToArray();

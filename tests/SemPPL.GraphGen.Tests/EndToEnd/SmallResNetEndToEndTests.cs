@@ -25,11 +25,14 @@ public sealed class SmallResNetEndToEndTests(ITestOutputHelper output)
     private const double Tolerance = 1e-3;
     private const double KinkMargin = 1e-3;   // the finite-difference step moves ReLU inputs by ~1e-5
 
-    [Fact]
-    public void Gradients_of_the_whole_network_match_finite_differences_of_the_double_reference()
+    /// <summary>Both channel-reduction forms (model.channel_reduction): BatchNorm statistics and backward sums.</summary>
+    [Theory]
+    [InlineData(ChannelReductionForm.Direct)]
+    [InlineData(ChannelReductionForm.TwoStage)]
+    public void Gradients_of_the_whole_network_match_finite_differences_of_the_double_reference(ChannelReductionForm reductions)
     {
         const int batch = 3;
-        var g = new GraphBuilder("small_resnet_gradcheck");
+        var g = new GraphBuilder("small_resnet_gradcheck") { ChannelReduction = reductions };
         var net = SmallResNetGraph.Build(g, Spec, batch);
         g.Output(net.Loss, "loss");
         foreach (var (input, updated) in net.RunningStats) g.Output(updated, "new." + input.Name);
