@@ -21,7 +21,7 @@ namespace SemPPL.Benchmarks.Step;
 /// L = 2, S = 0, B = --batch (default 64) + a quarter labelled.
 /// Options: --case a|b|both|r50, --warmup N (2), --steps N (5), --threads N (2; torch's threads), --ort-threads N (default: what a
 /// run of the case's config uses, its threads key: cifar10.yaml the processor count, quickstart.yaml 1), --spinning on|off (off, as runs),
-/// --device cpu|cuda (both sides), --batch B_u, --profile (ORT profile of a copy of train.onnx, lowered as the trainer lowers it: top ops by time, CPU).
+/// --device cpu|cuda (both sides), --batch B_u, --channel-reduction direct|two_stage (model.channel_reduction), --profile (ORT profile of a copy of train.onnx, lowered as the trainer lowers it: top ops by time, CPU).
 /// </summary>
 public static class StepBenchmark
 {
@@ -39,6 +39,7 @@ public static class StepBenchmark
         bool profile = args.Contains("--profile");
         string device = BenchmarkOptions.Get(args, "--device", "cpu");
         int batchU = BenchmarkOptions.Get(args, "--batch", 64);
+        string? reduction = BenchmarkOptions.Get(args, "--channel-reduction"); // model.channel_reduction (default: the config's)
         Console.WriteLine($"command: SemPPL.Benchmarks step {string.Join(' ', args)}");
         Console.WriteLine($"machine: {Machine.Cpu()}, {Environment.ProcessorCount} cores visible, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, ONNX Runtime {OrtEnv.Instance().GetVersionString()}");
         Console.WriteLine($"load average at start: {Machine.LoadAverage()}");
@@ -52,15 +53,17 @@ public static class StepBenchmark
                               $"({SessionFactory.ConvAlgorithmSearchVariable}), PyTorch cudnn.benchmark = True; TF32 on both sides");
         if (ReferenceHarness.TorchUnavailableReason() is { } why) { Console.Error.WriteLine($"step benchmark needs PyTorch: {why}"); return 1; }
         string root = ReferenceHarness.RepoRoot();
-        if (which is "a" or "both") Case("(a) resnet18 small stem w1, heads 4096/256, 32x32x3", Load(root, "cifar10.yaml", 32, 3, 64, device), warmup, steps, threads, ortThreads, spinning, profile, device);
-        if (which is "b" or "both") Case("(b) quickstart: resnet18 {stem} stem w0.25, heads 256/64, 28x28x1", Load(root, "quickstart.yaml", 28, 1, 64, device), warmup, steps, threads, ortThreads, spinning, profile, device);
-        if (which is "r50") Case("(r50) resnet50 imagenet stem, heads 4096/256, 224x224x3", Load(root, "imagenet-r50-1pct.yaml", 224, 3, batchU, device), warmup, steps, threads, ortThreads, spinning, profile, device);
+        if (which is "a" or "both") Case("(a) resnet18 small stem w1, heads 4096/256, 32x32x3", Load(root, "cifar10.yaml", 32, 3, 64, device, reduction), warmup, steps, threads, ortThreads, spinning, profile, device);
+        if (which is "b" or "both") Case("(b) quickstart: resnet18 {stem} stem w0.25, heads 256/64, 28x28x1", Load(root, "quickstart.yaml", 28, 1, 64, device, reduction), warmup, steps, threads, ortThreads, spinning, profile, device);
+        if (which is "r50") Case("(r50) resnet50 imagenet stem, heads 4096/256, 224x224x3", Load(root, "imagenet-r50-1pct.yaml", 224, 3, batchU, device, reduction), warmup, steps, threads, ortThreads, spinning, profile, device);
         return 0;
     }
 
-    private static (SemPPLConfig Config, int Labelled) Load(string root, string file, int size, int channels, int batchU, string device)
+    /// <summary>A case's config: its file with the step benchmark's views and batch (also used by cuda-profile).</summary>
+    public static (SemPPLConfig Config, int Labelled) Load(string root, string file, int size, int channels, int batchU, string device, string? channelReduction = null)
     {
         var c = ConfigLoader.Load(Path.Combine(root, "configs", file));
+        if (channelReduction is not null) c.Model.ChannelReduction = channelReduction;
         c.Augment.LargeViews = 2; c.Augment.SmallViews = 0; c.Augment.LargeSize = size; c.Augment.Channels = channels;
         c.Training.BatchUnlabelled = batchU; c.Training.BatchLabelled = Math.Max(1, batchU / 4);
         c.Device = device;
@@ -68,14 +71,20 @@ public static class StepBenchmark
         return (c, c.Data.LabelsPerClass is { } lpc ? lpc * c.Model.NumClasses : 12_811);
     }
 
+    /// <summary>The case's artifact set, generated once per config hash under the temp folder (reused by later runs).</summary>
+    public static (string Dir, string Artifacts, Manifest Manifest) Prepare(SemPPLConfig config, int labelled)
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"semppl-stepbench-{ConfigHash.Compute(config, labelled)[..12]}");
+        string artifacts = Path.Combine(dir, "artifacts");
+        return (dir, artifacts, RunSetup.EnsureArtifacts(config, labelled, artifacts, _ => { }));
+    }
+
     private static void Case(string title, (SemPPLConfig Config, int Labelled) setup, int warmup, int steps, int threads, int ortThreads, bool spinning, bool profile, string device)
     {
         var (config, labelled) = setup;
         title = title.Replace("{stem}", config.Model.Stem);
         if (ortThreads <= 0) ortThreads = SessionSettings.ForRun(config.Threads).IntraOpThreads!.Value;
-        string dir = Path.Combine(Path.GetTempPath(), $"semppl-stepbench-{ConfigHash.Compute(config, labelled)[..12]}");
-        string artifacts = Path.Combine(dir, "artifacts");
-        var manifest = RunSetup.EnsureArtifacts(config, labelled, artifacts, _ => { });
+        var (dir, artifacts, manifest) = Prepare(config, labelled);
         var s = manifest.Shapes;
         Console.WriteLine();
         Console.WriteLine($"{title}: B = {s.BatchUnlabelled} + {s.BatchLabelled} per view, L = {s.LargeViews}, queue {s.QueueCapacity}, ORT intra-op threads {ortThreads}, " +
@@ -116,63 +125,11 @@ public static class StepBenchmark
         Console.WriteLine($"  ratio ours/pytorch: {ours / torch:F2} (medians), {times.Min() / json.GetProperty("min_ms").GetDouble():F2} (minima: less sensitive to other load)");
         Console.WriteLine($"  load average now: {Machine.LoadAverage()}");
         if (profile && device == "cpu")
-            foreach (var file in new[] { ArtifactNames.TrainFile, ArtifactNames.TargetFile }) ProfileGraph(file, artifacts, manifest, batch, ortThreads, spinning);
-    }
-
-    /// <summary>ORT profile of a copy of one graph (train.onnx, target.onnx; the step's batch, initial weights, other
-    /// inputs random): total time per op type, top 15.</summary>
-    private static void ProfileGraph(string file, string artifacts, Manifest manifest, (float[] Large, float[] Small, long[] Labels) batch, int threads, bool spinning)
-    {
-        var s = manifest.Shapes;
-        // the step's session options and lowering (SessionFactory), plus profiling
-        using var factory = new SessionFactory(ExecutionDevice.Parse("cpu"), new SessionSettings { IntraOpThreads = threads, AllowSpinning = spinning });
-        using var opts = factory.CreateOptions();
-        opts.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), $"semppl-{Path.GetFileNameWithoutExtension(file)}-profile"); // before EnableProfiling, which reads it
-        opts.EnableProfiling = true;
-        byte[] model = File.ReadAllBytes(Path.Combine(artifacts, file));
-        if (factory.LowersConvolutions) model = NchwcSupport.Lower(model);
-        using var session = new InferenceSession(model, opts);
-        var initial = TensorFile.Read(Path.Combine(artifacts, manifest.InitialWeights));
-        var rng = new Random(5);
-        var feeds = new List<NamedOnnxValue>();
-        foreach (var (name, meta) in session.InputMetadata)
         {
-            int[] dims = meta.Dimensions;
-            string online = name.StartsWith("target.", StringComparison.Ordinal) ? "online." + name["target.".Length..] : name;
-            if (initial.Tensors.FirstOrDefault(t => t.Name == online).Tensor is { } w && w.Floats.Length == dims.Aggregate(1, (a, b) => a * b))
-                feeds.Add(NamedOnnxValue.CreateFromTensor(name, new DenseTensor<float>(w.Floats, dims)));
-            else if (name == ArtifactNames.ViewsLarge) feeds.Add(NamedOnnxValue.CreateFromTensor(name, new DenseTensor<float>(batch.Large, dims)));
-            else if (name == ArtifactNames.Labels) feeds.Add(NamedOnnxValue.CreateFromTensor(name, new DenseTensor<long>(batch.Labels, dims)));
-            else if (name == ArtifactNames.Negatives)
-                feeds.Add(NamedOnnxValue.CreateFromTensor(name, new DenseTensor<long>(Enumerable.Range(0, dims.Aggregate(1, (a, b) => a * b))
-                    .Select(i => (long)((i / dims[2] % dims[1] + 1 + i % dims[2]) % dims[1])).ToArray(), dims)));
-            else if (meta.ElementType == typeof(float))
-                feeds.Add(NamedOnnxValue.CreateFromTensor(name, new DenseTensor<float>(Enumerable.Range(0, dims.Aggregate(1, (a, b) => a * b))
-                    .Select(_ => name == ArtifactNames.PositiveMask ? 1f : (float)(rng.NextDouble() - 0.5) * 0.2f).ToArray(), dims)));
-            else throw new InvalidOperationException($"profile: no feed for {name}");
+            // the step's session options and lowering (SessionFactory), plus profiling
+            using var factory = new SessionFactory(ExecutionDevice.Parse("cpu"), new SessionSettings { IntraOpThreads = ortThreads, AllowSpinning = spinning });
+            foreach (var file in new[] { ArtifactNames.TrainFile, ArtifactNames.TargetFile }) GraphOpProfile.Print(factory, file, artifacts, manifest, batch.Large, batch.Labels);
         }
-        const int runs = 4; // the first is a warm-up (arena growth, first-touch pages): not counted
-        for (int i = 0; i < runs; i++) using (session.Run(feeds)) { }
-        string json = session.EndProfiling();
-        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json));
-        var events = doc.RootElement.EnumerateArray().Where(e => e.TryGetProperty("cat", out _)).ToList();
-        var modelRuns = events.Where(e => e.GetProperty("cat").GetString() == "Session" && e.GetProperty("name").GetString() == "model_run")
-                              .Select(e => e.GetProperty("ts").GetDouble()).Order().ToList();
-        double counted = modelRuns.Count == runs ? modelRuns[1] : 0;
-        var byOp = new Dictionary<string, double>();
-        double all = 0;
-        foreach (var e in events)
-        {
-            if (e.GetProperty("cat").GetString() != "Node" || !e.GetProperty("name").GetString()!.EndsWith("_kernel_time")) continue;
-            if (e.GetProperty("ts").GetDouble() < counted) continue;
-            string op = e.GetProperty("args").GetProperty("op_name").GetString()!;
-            double us = e.GetProperty("dur").GetDouble();
-            byOp[op] = byOp.GetValueOrDefault(op) + us;
-            all += us;
-        }
-        Console.WriteLine($"  ORT profile of {file} ({runs - 1} runs after a warm-up, {json}): top op types by kernel time, {all / 1000 / (runs - 1):F1} ms/run in all");
-        foreach (var (op, us) in byOp.OrderByDescending(kv => kv.Value).Take(15))
-            Console.WriteLine($"    {op,-24} {us / 1000 / (runs - 1):F1} ms/run ({100 * us / all:F1}%)");
     }
 
     private static double Median(List<double> xs)
