@@ -12,9 +12,14 @@
 #    steps on the CPU of that machine: the two loss curves are compared;
 # 3. ResNet-50 224 px: our step vs the same step in PyTorch on CUDA (SemPPL.Benchmarks step --case r50);
 # 4. the quickstart network's step, ours vs PyTorch, on CUDA (step --case b);
-# 5. the whole quickstart on CUDA, while time allows.
+# 5. the whole quickstart on CUDA, while time allows;
+# 7. (profile, not in the default) "measure first" for the CUDA step speed: SemPPL.Benchmarks cuda-profile (where the
+#    ResNet-50 step's time goes, each alternative graph form, PyTorch on the same shapes) and the ResNet-50 step with
+#    model.channel_reduction two_stage; at most $PROFILE_BUDGET_S (300) seconds; logs $OUT/cuda-profile-*.log.
 # SEMPPL_GPU_CHECKS picks sections (default smoke,r50,b,quickstart; devicecheck adds the CUDA-vs-CPU comparison of
-# DeviceComparison). Everything is logged to $OUT (or /tmp/semppl-gpu). About 3 minutes on an H200 once unpacked.
+# DeviceComparison; profile adds 7). Everything is logged to $OUT (or /tmp/semppl-gpu). About 3 minutes on an H200 once
+# unpacked; SEMPPL_GPU_CHECKS=r50,profile about 5.
+# Without a GPU (to test this script): SEMPPL_GPU_BIN=<folder with cli/ and bench/ builds> SEMPPL_GPU_DEVICE=cpu.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/semppl-gpu}; mkdir -p "$OUT"
@@ -22,6 +27,8 @@ exec > >(tee -a "$OUT/check-cuda.log") 2>&1
 STAGE=${SEMPPL_GPU_STAGE:-/tmp/semppl-gpu-stage}
 PY=${PYTHON:-python3}
 R50_BATCH=${R50_BATCH:-64}
+GPU_BIN=${SEMPPL_GPU_BIN:-gpu-bin}   # cli/ and bench/ builds: the unpacked CUDA build, or any build to test the script
+DEVICE=${SEMPPL_GPU_DEVICE:-cuda}    # cpu: run the sections' commands on the CPU (tests this script without a GPU)
 T0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - T0 )) s] $*"; }
 
@@ -82,12 +89,12 @@ else
 fi
 export DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 export SEMPPL_PYTHON=$(command -v "$PY")
-if [ -z "$DOTNET" ] || [ ! -f gpu-bin/cli/semppl.dll ]; then
-  echo "NO CUDA BUILD: gpu-bin/ and a .NET runtime are needed (scripts/gpu/pack.sh); nothing more to run"; exit 2
+if [ -z "$DOTNET" ] || [ ! -f "$GPU_BIN/cli/semppl.dll" ]; then
+  echo "NO CUDA BUILD: $GPU_BIN/ and a .NET runtime are needed (scripts/gpu/pack.sh); nothing more to run"; exit 2
 fi
-SEMPPL=("$DOTNET" gpu-bin/cli/semppl.dll); BENCH=("$DOTNET" gpu-bin/bench/SemPPL.Benchmarks.dll)
+SEMPPL=("$DOTNET" "$GPU_BIN/cli/semppl.dll"); BENCH=("$DOTNET" "$GPU_BIN/bench/SemPPL.Benchmarks.dll")
 "$DOTNET" --list-runtimes
-ls -l gpu-bin/cli/runtimes/linux-x64/native/
+ls -l "$GPU_BIN/cli/runtimes/linux-x64/native/"
 
 if want devicecheck; then
   stamp "== 2b. CUDA vs CPU, tensor by tensor and node by node (SemPPL.Benchmarks devicecheck)"
@@ -145,5 +152,30 @@ want quickstart && {
 stamp "== 6. the whole quickstart (1,000 steps and the evaluation) on CUDA, if time allows"
 timeout ${QUICKSTART_S:-75} "${SEMPPL[@]}" train --config configs/quickstart.yaml --device cuda --out "$OUT/qs"
 echo "quickstart exit code: $?"; cp "$OUT/qs/summary.json" "$OUT/quickstart-summary.json" 2>/dev/null; rm -rf "$OUT/qs"
+}
+want profile && {
+stamp "== 7. measure first (CUDA step speed): SemPPL.Benchmarks cuda-profile, ResNet-50, ours vs PyTorch, budget ${PROFILE_BUDGET_S:-300} s"
+BUDGET_END=$(( $(date +%s) + ${PROFILE_BUDGET_S:-300} ))
+left() { local l=$(( BUDGET_END - $(date +%s) )); if [ "$l" -lt "$1" ]; then echo "$l"; else echo "$1"; fi; }
+PROFILE=(--device "$DEVICE" --case "${PROFILE_CASE:-r50}" --batch "$R50_BATCH" --size "${PROFILE_SIZE:-224}" --threads "$(nproc)")
+t=$(left 120)
+if [ "$t" -gt 20 ]; then
+  stamp "   7a. time by op type, target.onnx and train.onnx, both channel-reduction forms (CUDA_LAUNCH_BLOCKING=1: kernel times)"
+  CUDA_LAUNCH_BLOCKING=1 timeout "$t" "${BENCH[@]}" cuda-profile "${PROFILE[@]}" --sections profile --forms "${PROFILE_FORMS:-direct,two_stage}" \
+    > "$OUT/cuda-profile-graphs.log" 2>&1
+  echo "cuda-profile (graphs) exit code: $?"; cat "$OUT/cuda-profile-graphs.log"
+else echo "   7a skipped: budget spent"; fi
+t=$(left 120)
+if [ "$t" -gt 20 ]; then
+  stamp "   7b. reductions, BatchNorm forward, weight gradients, upload; PyTorch on the same shapes"
+  timeout "$t" "${BENCH[@]}" cuda-profile "${PROFILE[@]}" --sections reduce,bn,wgrad,upload > "$OUT/cuda-profile-kernels.log" 2>&1
+  echo "cuda-profile (kernels) exit code: $?"; cat "$OUT/cuda-profile-kernels.log"
+else echo "   7b skipped: budget spent"; fi
+t=$(left 100)
+if [ "$t" -gt 30 ] && [ "${PROFILE_CASE:-r50}" = r50 ]; then
+  stamp "   7c. the whole ResNet-50 step with model.channel_reduction two_stage (section 4 ran the default, direct)"
+  timeout "$t" "${BENCH[@]}" step --case r50 --device "$DEVICE" --batch "$R50_BATCH" --warmup 3 --steps 10 --threads "$(nproc)" --channel-reduction two_stage
+  echo "r50 two_stage exit code: $?"
+else echo "   7c skipped: budget spent or not the r50 case"; fi
 }
 stamp "done; log in $OUT/check-cuda.log"

@@ -21,10 +21,12 @@ namespace SemPPL.Benchmarks.Step;
 /// L = 2, S = 0, B = --batch (default 64) + a quarter labelled.
 /// Options: --case a|b|both|r50, --warmup N (2), --steps N (5), --threads N (2; torch's threads), --ort-threads N (default: what a
 /// run of the case's config uses, its threads key: cifar10.yaml the processor count, quickstart.yaml 1), --spinning on|off (off, as runs),
-/// --device cpu|cuda (both sides), --batch B_u, --channel-reduction direct|two_stage (model.channel_reduction), --profile (ORT profile of a copy of train.onnx, lowered as the trainer lowers it: top ops by time, CPU).
+/// --device cpu|cuda (both sides), --batch B_u, --torch on|off (off: ours only), --channel-reduction direct|two_stage (model.channel_reduction), --profile (ORT profile of a copy of train.onnx, lowered as the trainer lowers it: top ops by time, CPU).
 /// </summary>
 public static class StepBenchmark
 {
+    private const double Lr = 0.05, Tau = 0.99; // both sides' learning rate and EMA rate
+
     public static int Run(string[] args)
     {
         string which = BenchmarkOptions.Get(args, "--case", "both");
@@ -51,11 +53,12 @@ public static class StepBenchmark
         if (device != "cpu")
             Console.WriteLine($"cuDNN convolution algorithms: ours {Environment.GetEnvironmentVariable(SessionFactory.ConvAlgorithmSearchVariable) ?? "HEURISTIC"} " +
                               $"({SessionFactory.ConvAlgorithmSearchVariable}), PyTorch cudnn.benchmark = True; TF32 on both sides");
-        if (ReferenceHarness.TorchUnavailableReason() is { } why) { Console.Error.WriteLine($"step benchmark needs PyTorch: {why}"); return 1; }
+        bool torch = BenchmarkOptions.Get(args, "--torch", "on") != "off"; // off: ours only (machines without PyTorch)
+        if (torch && ReferenceHarness.TorchUnavailableReason() is { } why) { Console.Error.WriteLine($"step benchmark needs PyTorch (or --torch off): {why}"); return 1; }
         string root = ReferenceHarness.RepoRoot();
-        if (which is "a" or "both") Case("(a) resnet18 small stem w1, heads 4096/256, 32x32x3", Load(root, "cifar10.yaml", 32, 3, 64, device, reduction), warmup, steps, threads, ortThreads, spinning, profile, device);
-        if (which is "b" or "both") Case("(b) quickstart: resnet18 {stem} stem w0.25, heads 256/64, 28x28x1", Load(root, "quickstart.yaml", 28, 1, 64, device, reduction), warmup, steps, threads, ortThreads, spinning, profile, device);
-        if (which is "r50") Case("(r50) resnet50 imagenet stem, heads 4096/256, 224x224x3", Load(root, "imagenet-r50-1pct.yaml", 224, 3, batchU, device, reduction), warmup, steps, threads, ortThreads, spinning, profile, device);
+        if (which is "a" or "both") Case("(a) resnet18 small stem w1, heads 4096/256, 32x32x3", Load(root, "cifar10.yaml", 32, 3, 64, device, reduction), warmup, steps, threads, ortThreads, spinning, profile, device, torch);
+        if (which is "b" or "both") Case("(b) quickstart: resnet18 {stem} stem w0.25, heads 256/64, 28x28x1", Load(root, "quickstart.yaml", 28, 1, 64, device, reduction), warmup, steps, threads, ortThreads, spinning, profile, device, torch);
+        if (which is "r50") Case("(r50) resnet50 imagenet stem, heads 4096/256, 224x224x3", Load(root, "imagenet-r50-1pct.yaml", 224, 3, batchU, device, reduction), warmup, steps, threads, ortThreads, spinning, profile, device, torch);
         return 0;
     }
 
@@ -79,7 +82,7 @@ public static class StepBenchmark
         return (dir, artifacts, RunSetup.EnsureArtifacts(config, labelled, artifacts, _ => { }));
     }
 
-    private static void Case(string title, (SemPPLConfig Config, int Labelled) setup, int warmup, int steps, int threads, int ortThreads, bool spinning, bool profile, string device)
+    private static void Case(string title, (SemPPLConfig Config, int Labelled) setup, int warmup, int steps, int threads, int ortThreads, bool spinning, bool profile, string device, bool torch)
     {
         var (config, labelled) = setup;
         title = title.Replace("{stem}", config.Model.Stem);
@@ -90,18 +93,17 @@ public static class StepBenchmark
         Console.WriteLine($"{title}: B = {s.BatchUnlabelled} + {s.BatchLabelled} per view, L = {s.LargeViews}, queue {s.QueueCapacity}, ORT intra-op threads {ortThreads}, " +
                           $"{manifest.ParameterCounts.Total:N0} online parameters, train.onnx {manifest.Graphs["train"].Nodes} nodes");
         var batch = ReferenceHarness.MakeBatch(s, seed: 1);
-        const double lr = 0.05, tau = 0.99;
 
         // ours
         var times = new List<double>();
         var timings = new StepTimings(manifest.Step);
         using (var run = new OurStepRunner(config, artifacts, manifest, batch, new SessionSettings { IntraOpThreads = ortThreads, AllowSpinning = spinning }, device))
         {
-            for (int k = 0; k < warmup; k++) run.Step(k, lr, tau);
+            for (int k = 0; k < warmup; k++) run.Step(k, Lr, Tau);
             for (int k = 0; k < steps; k++)
             {
                 long t0 = Stopwatch.GetTimestamp();
-                run.Step(warmup + k, lr, tau, timings);
+                run.Step(warmup + k, Lr, Tau, timings);
                 times.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
             }
         }
@@ -112,17 +114,7 @@ public static class StepBenchmark
         double between = timings.Totals[1].TotalMilliseconds + timings.Totals[2].TotalMilliseconds + timings.Totals[4].TotalMilliseconds + timings.Totals[5].TotalMilliseconds;
         Console.WriteLine($"           between-step graphs (queue, pseudolabel, optimizer, ema): {100 * between / total:F1}% of the step");
 
-        // PyTorch, same inputs
-        string inputs = Path.Combine(dir, "inputs.spt");
-        ReferenceHarness.WriteInputs(inputs, config, s, batch, [lr, lr], [tau, tau]);
-        var r = ReferenceHarness.RunReference(["bench", "--artifacts", artifacts, "--inputs", inputs, "--warmup", warmup.ToString(),
-            "--steps", steps.ToString(), "--threads", threads.ToString(), "--device", device], 3_600_000);
-        var json = System.Text.Json.JsonDocument.Parse(r.Stdout.Trim().Split('\n').Last()).RootElement;
-        double torch = json.GetProperty("median_ms").GetDouble();
-        Console.WriteLine($"  pytorch: median {torch:F1} ms/step (min {json.GetProperty("min_ms").GetDouble():F1}), {s.Batch * 1000.0 / torch:F1} images/s, torch {json.GetProperty("torch").GetString()}, {json.GetProperty("threads").GetInt32()} threads");
-        Console.WriteLine("           " + string.Join(", ", json.GetProperty("phases_ms").EnumerateObject().Select(p =>
-            $"{p.Name} {p.Value.GetDouble():F1} ms ({100 * json.GetProperty("phases_share").GetProperty(p.Name).GetDouble():F1}%)")));
-        Console.WriteLine($"  ratio ours/pytorch: {ours / torch:F2} (medians), {times.Min() / json.GetProperty("min_ms").GetDouble():F2} (minima: less sensitive to other load)");
+        if (torch) Torch(config, s, batch, dir, artifacts, ours, times.Min(), warmup, steps, threads, device);
         Console.WriteLine($"  load average now: {Machine.LoadAverage()}");
         if (profile && device == "cpu")
         {
@@ -130,6 +122,22 @@ public static class StepBenchmark
             using var factory = new SessionFactory(ExecutionDevice.Parse("cpu"), new SessionSettings { IntraOpThreads = ortThreads, AllowSpinning = spinning });
             foreach (var file in new[] { ArtifactNames.TrainFile, ArtifactNames.TargetFile }) GraphOpProfile.Print(factory, file, artifacts, manifest, batch.Large, batch.Labels);
         }
+    }
+
+    /// <summary>The PyTorch reference of the same step (same inputs), and the ratio to ours.</summary>
+    private static void Torch(SemPPLConfig config, ArtifactShapes s, (float[] Large, float[] Small, long[] Labels) batch, string dir, string artifacts,
+        double ours, double oursMin, int warmup, int steps, int threads, string device)
+    {
+        string inputs = Path.Combine(dir, "inputs.spt");
+        ReferenceHarness.WriteInputs(inputs, config, s, batch, [Lr, Lr], [Tau, Tau]);
+        var r = ReferenceHarness.RunReference(["bench", "--artifacts", artifacts, "--inputs", inputs, "--warmup", warmup.ToString(),
+            "--steps", steps.ToString(), "--threads", threads.ToString(), "--device", device], 3_600_000);
+        var json = System.Text.Json.JsonDocument.Parse(r.Stdout.Trim().Split('\n').Last()).RootElement;
+        double torch = json.GetProperty("median_ms").GetDouble();
+        Console.WriteLine($"  pytorch: median {torch:F1} ms/step (min {json.GetProperty("min_ms").GetDouble():F1}), {s.Batch * 1000.0 / torch:F1} images/s, torch {json.GetProperty("torch").GetString()}, {json.GetProperty("threads").GetInt32()} threads");
+        Console.WriteLine("           " + string.Join(", ", json.GetProperty("phases_ms").EnumerateObject().Select(p =>
+            $"{p.Name} {p.Value.GetDouble():F1} ms ({100 * json.GetProperty("phases_share").GetProperty(p.Name).GetDouble():F1}%)")));
+        Console.WriteLine($"  ratio ours/pytorch: {ours / torch:F2} (medians), {oursMin / json.GetProperty("min_ms").GetDouble():F2} (minima: less sensitive to other load)");
     }
 
     private static double Median(List<double> xs)
