@@ -46,6 +46,7 @@ public class ValidatorTests
         ("augment: { mean: [0.5] }", ["augment.mean/std: mean [0.5] and std null must be both set or both null"]),
         ("model: { width: 0 }", ["model.width: 0.0 must be a number in [1/64, 16]"]),
         ("model: { stem: tiny }", ["model.stem: 'tiny' is not one of imagenet, small, small-s2"]),
+        ("model: { channel_reduction: fused }", ["model.channel_reduction: 'fused' is not one of direct, two_stage"]),
         ("model: { projector: { hidden: 0 } }", ["model.projector.hidden: 0 must be an integer >= 1"]),
         ("model: { predictor: { out: 128 } }", ["model.predictor.out: 128 must equal model.projector.out (256)"]),
         ("model: { backbone: 'onnx:' }", ["model.backbone: 'onnx:' needs a file path", "model.onnx_input: '' is required", "model.onnx_output: '' is required"]),

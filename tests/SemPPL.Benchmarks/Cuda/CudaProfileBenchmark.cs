@@ -365,16 +365,18 @@ public static class CudaProfileBenchmark
             }
             return Timing.Of(ms);
         }
-        using var pageable = OrtValue.CreateTensorValueFromMemory(host.Floats, shape);
+        Console.WriteLine($"  device source (the Identity run alone): {Time(onDevice.Value)}");
+        using (var pageable = OrtValue.CreateTensorValueFromMemory(host.Floats, shape))
+        {
+            var t = Time(pageable);
+            Console.WriteLine($"  pageable: {t}, {t.GigabytesPerSecond(bytes):F1} GB/s; torch .to(cuda) {TorchSide.Column(torch?.Upload("pageable"))}");
+        }
+        // pinned staging from the CUDA EP's pinned allocator, as a pinned upload of the batch would use
         using var pinnedInfo = new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA_PINNED, OrtAllocatorType.DeviceAllocator, factory.DeviceId, OrtMemType.CpuOutput);
         using var pinnedAllocator = new OrtAllocator(session, pinnedInfo);
         using var pinned = OrtValue.CreateAllocatedTensorValue(pinnedAllocator, TensorElementType.Float, shape);
         host.Floats.CopyTo(pinned.GetTensorMutableDataAsSpan<float>());
-        var device = Time(onDevice.Value);
-        var fromPageable = Time(pageable);
         var fromPinned = Time(pinned);
-        Console.WriteLine($"  device source (the Identity run alone): {device}");
-        Console.WriteLine($"  pageable: {fromPageable}, {fromPageable.GigabytesPerSecond(bytes):F1} GB/s; torch .to(cuda) {TorchSide.Column(torch?.Upload("pageable"))}");
         Console.WriteLine($"  pinned:   {fromPinned}, {fromPinned.GigabytesPerSecond(bytes):F1} GB/s; torch pinned .to(cuda, non_blocking) {TorchSide.Column(torch?.Upload("pinned"))}");
     }
 
