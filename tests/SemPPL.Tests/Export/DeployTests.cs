@@ -178,6 +178,23 @@ public class DeployTests(TinyRunFixture run)
         Assert.DoesNotContain("   at ", stderr);
     }
 
+    [Fact]
+    public void Predict_with_a_model_without_SemPPL_metadata_or_a_missing_input_says_so_in_one_line()
+    {
+        string model = Export("for-errors.onnx", new ExportOptions(ModelHead.Online));
+        string foreign = Path.Combine(run.Folder.Artifacts, ArtifactNames.EvalFile);   // an ONNX file semppl export did not write
+        var (code, _, stderr) = SempplProcess.Run("predict", "--model", foreign, TestImagesIdx, "--device", "cpu");
+        Assert.Equal(1, code);
+        Assert.Contains("has no SemPPL metadata", stderr);
+        Assert.DoesNotContain("   at ", stderr);
+
+        string missing = Path.Combine(run.Root, "deploy", "no-such-folder");
+        (code, _, stderr) = SempplProcess.Run("predict", "--model", model, missing, "--device", "cpu");
+        Assert.Equal(1, code);
+        Assert.Contains($"'{missing}' is neither a file nor a folder", stderr);
+        Assert.DoesNotContain("   at ", stderr);
+    }
+
     [PythonOnnxFact]
     public void Every_export_form_passes_the_onnx_checker_and_the_baseline_exports_by_default()
     {
