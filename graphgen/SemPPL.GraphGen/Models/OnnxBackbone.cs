@@ -34,7 +34,7 @@ namespace SemPPL.GraphGen.Models;
 public sealed class OnnxBackbone : IBackbone
 {
     public const string Prefix = KnownNames.OnnxBackbonePrefix;
-    public const string EncoderScope = "encoder.";
+    public const string EncoderScope = SemPPLNetwork.Encoder + ".";
 
     private readonly ModelProto _model;
     private readonly List<TensorSlot> _tensors = [];

@@ -14,10 +14,10 @@ public sealed record ParameterCounts(long Encoder, long Projector, long Predicto
             long n = p.ElementCount;
             switch (head)
             {
-                case "encoder": e += n; break;
-                case "projector": pr += n; break;
-                case "predictor": pd += n; break;
-                case "classifier": c += n; break;
+                case SemPPLNetwork.Encoder: e += n; break;
+                case SemPPLNetwork.Projector: pr += n; break;
+                case SemPPLNetwork.Predictor: pd += n; break;
+                case SemPPLNetwork.Classifier: c += n; break;
                 default: o += n; break;
             }
         }

@@ -27,7 +27,7 @@ public enum ResNetBlock
 /// </summary>
 public sealed class ResNet : IBackbone
 {
-    public const string EncoderScope = "encoder.";
+    public const string EncoderScope = SemPPLNetwork.Encoder + ".";
 
     public ResNet(string name, ResNetBlock block, int[] layers, double width = 1.0, string stem = KnownNames.StemImageNet,
         long inputChannels = 3, bool zeroInitResidual = false, double skRatio = 0.0)

@@ -12,6 +12,8 @@ namespace SemPPL.GraphGen.Models;
 /// </summary>
 public sealed class SemPPLNetwork(ModelConfig model, long channels)
 {
+    /// <summary>The first component of each tensor's local name: which part of the network it belongs to.</summary>
+    public const string Encoder = "encoder";
     public const string Projector = "projector";
     public const string Predictor = "predictor";
     public const string Classifier = "classifier";
