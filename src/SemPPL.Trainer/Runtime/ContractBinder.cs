@@ -98,8 +98,19 @@ public sealed class GraphTensors : IDisposable
             Provide(role, DeviceTensor.AllocateHost(_factory, role.ToString(), io.ElementType, io.Shape));
         }
         foreach (var io in contract.Outputs.Where(o => o.Kind == IoKind.Passed))
+        {
+            if (_passed.TryGet(io.Tensor!, out var provided))
+            {
+                if (provided.Type != io.ElementType || !provided.Shape.SequenceEqual(io.Shape))
+                    throw new InvalidDataException($"'{io.Name}' is {DeviceTensor.Describe(io.ElementType, io.Shape)} but the tensor provided for it is {provided.ShapeText}");
+                continue;
+            }
             _passed.Allocate(io.Tensor!, io.ElementType, io.Shape);
+        }
     }
+
+    /// <summary>Supplies the device tensor of a passed value before any graph allocates it (a view into a flat buffer); takes ownership of the tensor object.</summary>
+    public DeviceTensor ProvidePassed(DeviceTensor tensor) => _passed.Add(tensor);
 
     public DeviceTensor this[HostRole role] => _host.TryGetValue(role, out var t) ? t
         : throw new KeyNotFoundException($"no tensor for {role}");

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -57,6 +58,21 @@ public sealed class DeviceTensor : IDisposable
         var v = OrtValue.CreateAllocatedTensorValue(allocator, ToOrt(type), (long[])shape.Clone());
         return new DeviceTensor(factory, name, type, (long[])shape.Clone(), v, factory.IsCuda);
     }
+
+    /// <summary>
+    /// A tensor over memory another tensor owns, at <paramref name="data"/> on the factory's device (a slice of one flat
+    /// buffer): disposing the view leaves the memory alone, so the owner must outlive it.
+    /// </summary>
+    public static DeviceTensor View(SessionFactory factory, string name, DType type, long[] shape, nint data)
+    {
+        CheckShape(name, shape);
+        long bytes = shape.Aggregate(1L, (a, d) => a * d) * type.ByteSize();
+        var v = OrtValue.CreateTensorValueWithData(factory.DeviceMemoryInfo, ToOrt(type), (long[])shape.Clone(), data, bytes);
+        return new DeviceTensor(factory, name, type, (long[])shape.Clone(), v, factory.IsCuda);
+    }
+
+    /// <summary>The address of the tensor's memory (device memory on CUDA: pass it on, never read it from C#).</summary>
+    public unsafe nint DataPointer => (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(Value.GetTensorMutableRawData()));
 
     /// <summary>A tensor in CPU memory, whatever the device: a staging buffer for per-step inputs.</summary>
     public static DeviceTensor AllocateHost(SessionFactory factory, string name, DType type, params long[] shape)

@@ -1,3 +1,4 @@
+using SemPPL.Distributed;
 using SemPPL.GraphGen.Artifacts;
 using SemPPL.GraphGen.Onnx;
 using SemPPL.Trainer.Runtime;
@@ -13,19 +14,32 @@ namespace SemPPL.Trainer.Training;
 /// <see cref="PingPongState"/>: every graph reads the Current buffer of a state tensor and writes its
 /// Next buffer, and one Flip per step swaps them (binding an output onto its own input is wrong in ORT).
 /// Bindings are built once; a step uploads only the batch and the host-drawn random tensors.
-/// Gradients are explicit device tensors between train and optimizer: the place a data-parallel
-/// all-reduce would go (docs/design.md, scale-out).
+/// Gradients are explicit device tensors between train and optimizer. Given a communicator, they are views into one flat
+/// buffer (<see cref="FlatGradients"/>) that is averaged over the ranks in one all-reduce before the optimizer runs; without
+/// one (a single process) they are separate tensors and nothing runs between the two graphs.
 /// </summary>
 public sealed class StepGraphs : IDisposable
 {
     private readonly List<IDisposable> _owned = [];
     private readonly List<PingPongBinding> _step = [];
+    private readonly ICommunicator? _gradientAverage;
+    private readonly FlatGradients? _gradients;
+    private readonly int _optimizerIndex = -1;
 
-    public StepGraphs(SessionFactory factory, string artifactDir, Manifest manifest)
+    /// <param name="gradientAverage">Averages the gradients over the ranks between train and optimizer; null in a single process.</param>
+    public StepGraphs(SessionFactory factory, string artifactDir, Manifest manifest, ICommunicator? gradientAverage = null)
     {
         Manifest = manifest;
         State = Own(new PingPongState(factory));
         Tensors = Own(new GraphTensors(factory));
+        if (gradientAverage is not null)
+        {
+            if ((gradientAverage.Location == BufferLocation.CudaDevice) != factory.IsCuda)
+                throw new ArgumentException($"the gradients live in {(factory.IsCuda ? "CUDA" : "host")} memory but the communicator works on {gradientAverage.Location} buffers");
+            _gradientAverage = gradientAverage;
+            _gradients = Own(new FlatGradients(factory, manifest, Tensors));
+            _optimizerIndex = manifest.StepGraphs().ToList().FindIndex(g => g.Graph.Role == GraphRole.Optimizer);
+        }
         // State: zero-filled here; LoadInitialWeights or a checkpoint fills Current.
         foreach (var s in manifest.State) State.Add(s.Name, HostTensor.Filled(s.ElementType, s.Shape, 0));
         foreach (var (key, entry) in manifest.StepGraphs())
@@ -79,6 +93,7 @@ public sealed class StepGraphs : IDisposable
     {
         for (int i = 0; i < _step.Count; i++)
         {
+            if (i == _optimizerIndex) _gradientAverage!.AllReduce(_gradients!.Buffer, ReduceOperation.Average);
             if (timings is null) { _step[i].Run(); continue; }
             long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
             _step[i].Run();

@@ -151,11 +151,11 @@ public sealed class OurStepRunner : IDisposable
     private readonly SemPPLConfig _config;
 
     public OurStepRunner(SemPPLConfig config, string artifactDir, Manifest manifest, (float[] Large, float[] Small, long[] Labels) batch,
-        SessionSettings? settings = null, string device = "cpu")
+        SessionSettings? settings = null, string device = "cpu", SemPPL.Distributed.ICommunicator? gradientAverage = null)
     {
         _config = config;
         Factory = new SessionFactory(ExecutionDevice.Parse(device), settings);
-        Graphs = new StepGraphs(Factory, artifactDir, manifest);
+        Graphs = new StepGraphs(Factory, artifactDir, manifest, gradientAverage);
         Graphs.LoadInitialWeights(artifactDir);
         var s = manifest.Shapes;
         batch.Large.AsSpan().CopyTo(Graphs.ViewsLarge.HostSpan<float>());
