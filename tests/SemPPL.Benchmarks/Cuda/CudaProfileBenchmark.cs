@@ -271,7 +271,7 @@ public static class CudaProfileBenchmark
     private static void WeightGradients(SessionFactory factory, Options o, ResNet50Shapes shapes, TorchSide? torch)
     {
         Console.WriteLine("  Conv weight gradient dW from x and dY: today = the Conv rule's choice (Gather + MatMul per tap, or the dilated Conv for huge");
-        Console.WriteLine("  column buffers), position_major = one Gather + one GEMM, batched_1x1 = FusedMatMul per sample + ReduceSum (1x1 only),");
+        Console.WriteLine("  column buffers), position_major = one Gather + one GEMM (GatherIm2ColWide), batched_1x1 = FusedMatMul per sample + ReduceSum (1x1 only),");
         Console.WriteLine("  dilated = the batch-as-channels Conv; torch = cuDNN backward-filter. diff: largest |form - today| / largest |today|\n" +
                           "  (tolerance 1e-4; 1e-2 on CUDA, whose matmuls and convolutions run in TF32)");
         double sumToday = 0, sumBest = 0, sumTorch = 0;
@@ -285,7 +285,7 @@ public static class CudaProfileBenchmark
             var forms = new List<(string Name, Func<GraphBuilder, Value, Value, Value> Build)>
             {
                 ("today", (g, x, dy) => ConvBackward.WeightGradient(g, x, dy, geo)),
-                ("position_major", (g, x, dy) => ConvWeightGradientForms.PositionMajorGather(g, x, dy, geo)),
+                ("position_major", (g, x, dy) => ConvBackward.WeightGradient(g, x, dy, geo, ConvWeightGradMethod.GatherIm2ColWide)),
                 ("dilated", (g, x, dy) => ConvBackward.WeightGradientDilatedConv(g, x, dy, geo)),
             };
             if (cv.K == 1 && cv.Pad == 0) forms.Insert(2, ("batched_1x1", (g, x, dy) => ConvWeightGradientForms.BatchedMatMul1x1(g, x, dy, geo)));

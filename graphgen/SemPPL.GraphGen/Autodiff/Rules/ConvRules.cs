@@ -180,22 +180,7 @@ public static class ConvBackward
     {
         if (geo.Group != 1) throw new NotSupportedException("Conv weight gradient by Gather: group 1 only");
         long n = geo.N, c = geo.C, m = geo.M, k = geo.KH * geo.KW, l = geo.Ho * geo.Wo;
-        var s = geo.Strides; var d = geo.Dilations; var p = geo.Pads; var over = geo.Overhang;
-        long padEndH = Math.Max(0, over[0]), padEndW = Math.Max(0, over[1]);
-        long hp = geo.H + p[0] + padEndH, wp = geo.W + p[1] + padEndW;
-        var xt = g.Transpose(x, 0, 2, 3, 1); // [N, H, W, C]
-        if (p[0] != 0 || p[1] != 0 || padEndH != 0 || padEndW != 0)
-            xt = g.Pad(xt, [0, p[0], p[1], 0, 0, padEndH, padEndW, 0]);
-        var rows = g.Reshape(xt, n * hp * wp, c);
-        var offset = new long[k];
-        for (long i = 0; i < geo.KH; i++)
-        for (long j = 0; j < geo.KW; j++)
-            offset[i * geo.KW + j] = i * d[0] * wp + j * d[1];
-        var position = new long[l];
-        for (long oy = 0; oy < geo.Ho; oy++)
-        for (long ox = 0; ox < geo.Wo; ox++)
-            position[oy * geo.Wo + ox] = oy * s[0] * wp + ox * s[1];
-        var sampleBase = Enumerable.Range(0, (int)n).Select(i => i * hp * wp).ToArray();
+        var (rows, offset, position, sampleBase) = ConvWeightGradientForms.ChannelsLastRows(g, x, geo);
         var index = g.Add(g.Add(g.Constant(HostTensor.Int64([n, 1, 1], sampleBase), "sample_base"),
                                 g.Constant(HostTensor.Int64([1, l, 1], position), "position")),
                           g.Constant(HostTensor.Int64([1, 1, k], offset), "tap_offset"));

@@ -3,32 +3,14 @@ using SemPPL.GraphGen.Onnx;
 namespace SemPPL.GraphGen.Autodiff.Rules;
 
 /// <summary>
-/// Alternative Conv weight-gradient forms (group 1) for devices where <see cref="ConvBackward.WeightGradientGather"/>'s
-/// product is slow: there dY^T [M, N*L] multiplies each of the kH*kW taps' columns [K, N*L, C] in a 2-D x 3-D MatMul,
-/// which ORT cannot run as one strided batched GEMM, so dY is read once per tap. Not used by the rule yet: the
-/// cuda-profile benchmark times them against today's form per conv kind; the winner per kind becomes the rule's choice.
+/// Conv weight-gradient pieces beside <see cref="ConvBackward"/>: the channels-last rows and index terms its Gather forms
+/// share, and a batched-MatMul form for 1x1 kernels, for devices where the Gather forms' products are slow (today's
+/// form multiplies dY^T [M, N*L] with each of the kH*kW taps' columns [K, N*L, C] in a 2-D x 3-D MatMul, which ORT
+/// cannot run as one strided batched GEMM, so dY is read once per tap). Not used by the rule yet: the cuda-profile
+/// benchmark times it against the rule's forms per conv kind; the winner per kind becomes the rule's choice.
 /// </summary>
 public static class ConvWeightGradientForms
 {
-    /// <summary>
-    /// Position-major gather + one GEMM: the same rows as WeightGradientGather, gathered per output position with its
-    /// kH*kW taps side by side: cols [N*L, K*C]; dY^T [M, N*L] x cols = [M, K*C], one GEMM whose inner dimension is the
-    /// whole batch; reshaped to [M, K, C] and transposed (small) to [M, C, kH, kW].
-    /// </summary>
-    public static Value PositionMajorGather(GraphBuilder g, Value x, Value dy, ConvGeometry geo)
-    {
-        if (geo.Group != 1) throw new NotSupportedException("Conv weight gradient by position-major Gather: group 1 only");
-        long n = geo.N, c = geo.C, m = geo.M, k = geo.KH * geo.KW, l = geo.Ho * geo.Wo;
-        var (rows, offset, position, sampleBase) = ChannelsLastRows(g, x, geo);
-        var index = g.Add(g.Add(g.Constant(HostTensor.Int64([n, 1, 1], sampleBase), "sample_base"),
-                                g.Constant(HostTensor.Int64([1, l, 1], position), "position")),
-                          g.Constant(HostTensor.Int64([1, 1, k], offset), "tap_offset"));     // [N, L, K]
-        var cols = g.Reshape(g.Gather(rows, g.Reshape(index, n * l, k), 0), n * l, k * c);  // [N*L, K*C]
-        var dyt = g.Reshape(g.Transpose(g.Reshape(dy, n, m, l), 1, 0, 2), m, n * l);        // [M, N*L]
-        var prod = g.Reshape(g.MatMul(dyt, cols), m, k, c);                                  // [M, K, C]
-        return g.Reshape(g.Transpose(prod, 0, 2, 1), m, c, geo.KH, geo.KW);
-    }
-
     /// <summary>
     /// The padded input as channels-last rows [N*Hp*Wp, C], and the row-index terms of a window tap: the row of tap k of
     /// output position l of sample n is sampleBase[n] + position[l] + offset[k] (runs of C floats per row).
