@@ -17,7 +17,10 @@ internal static class EvalCommand
         };
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
-            RunAndPrint(new RunFolder(parse.GetValue(run)!.FullName), parse.GetValue(device), parse.GetValue(set) ?? []);
+            var folder = new RunFolder(parse.GetValue(run)!.FullName);
+            EvaluationContext.RequireRunFolder(folder);
+            using var folderLock = RunFolderLock.Acquire(folder, RunFolderAccess.Exclusive);
+            RunAndPrint(folder, parse.GetValue(device), parse.GetValue(set) ?? []);
             return 0;
         }));
         return cmd;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using SemPPL.Trainer.Evaluation;
 using SemPPL.Trainer.Export;
 using SemPPL.Trainer.Training;
 
@@ -21,7 +22,10 @@ internal static class ExportCommand
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
             var options = new ExportOptions(parse.GetValue(from) is { } f ? ModelHeads.Parse(f) : null, !parse.GetValue(noClassifier), parse.GetValue(preprocess));
-            var r = ExportRunner.Run(new RunFolder(parse.GetValue(run)!.FullName), parse.GetValue(output)!.FullName, options, TrainCommand.Log);
+            var folder = new RunFolder(parse.GetValue(run)!.FullName);
+            EvaluationContext.RequireRunFolder(folder);
+            using var folderLock = RunFolderLock.Acquire(folder, RunFolderAccess.Shared);
+            var r = ExportRunner.Run(folder, parse.GetValue(output)!.FullName, options, TrainCommand.Log);
             string top1 = r.Metadata.TestTop1 is { } t ? $"test top-1 {t:P2} on {r.Metadata.TestImages:N0} images" : "test top-1 not measured";
             Console.WriteLine($"exported {r.Head.Describe()} ({top1}; checkpoint step {r.CheckpointStep}; input {r.Metadata.InputType} {r.Metadata.InputLayout})");
             Console.WriteLine($"{r.Path}: {r.Bytes:N0} bytes, {r.FoldedBatchNorms} BatchNorms folded, max |diff| {r.MaxAbsDifference:E2}");

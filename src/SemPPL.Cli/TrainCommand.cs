@@ -1,5 +1,6 @@
 using System.CommandLine;
 using SemPPL.Config;
+using SemPPL.Trainer.Checkpoints;
 using SemPPL.Trainer.Evaluation;
 using SemPPL.Trainer.Training;
 using Spectre.Console;
@@ -14,23 +15,28 @@ internal static class TrainCommand
         var output = new Option<DirectoryInfo>("--out") { Description = "Run folder (default runs/<config name>)" };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint of the run folder" };
         var noEval = new Option<bool>("--no-eval") { Description = "Skip the evaluation at the end (training.eval_at_end)" };
-        var steps = new Option<int?>("--steps") { Description = "Override training.steps" };
+        var steps = CliOptions.Steps("Override training.steps");
         var device = new Option<string?>("--device") { Description = "Override device: auto | cpu | cuda | cuda:N" };
+        var force = CliOptions.Force();
         var set = new Option<string[]>("--set") { Description = "Override a config key, e.g. --set objective.alpha=0 (repeatable; value is YAML)", AllowMultipleArgumentsPerToken = false };
         var profile = new Option<bool>("--profile") { Description = "Print the share of each graph in the step" };
         var cmd = new Command("train", "Train SemPPL on a config: regenerates the artifact set when needed, checkpoints, logs metrics.jsonl and plots")
         {
-            config, output, resume, noEval, steps, device, profile, set,
+            config, output, resume, force, noEval, steps, device, profile, set,
         };
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
             SingleProcessLaunch.Require();
-            var cfg = ConfigOverrides.Load(parse.GetValue(config)!.FullName, parse.GetValue(set) ?? []);
-            if (parse.GetValue(steps) is { } s) cfg.Training.Steps = s;
-            if (parse.GetValue(device) is { } d) cfg.Device = d;
-            ConfigValidator.Validate(cfg, parse.GetValue(config)!.FullName);
+            string configPath = parse.GetValue(config)!.FullName;
+            var overrides = new List<string>(parse.GetValue(set) ?? []);
+            if (parse.GetValue(steps) is { } s) overrides.Add($"training.steps={s}");
+            if (parse.GetValue(device) is { } d) overrides.Add($"device='{d.Replace("'", "''")}'");
+            var cfg = ConfigOverrides.Load(configPath, overrides);
+            ConfigValidator.Validate(cfg, configPath);
             var folder = new RunFolder(parse.GetValue(output)?.FullName ?? Path.Combine("runs", cfg.Name));
-            var setup = RunSetup.Prepare(cfg, folder, parse.GetValue(resume), Log);
+            using var signals = new SignalStop();
+            using var folderLock = RunFolderLock.Acquire(folder, RunFolderAccess.Exclusive);
+            var setup = RunSetup.Prepare(cfg, folder, parse.GetValue(resume), Log, parse.GetValue(force));
             Log($"data: {setup.Data.Train.Name} ({setup.Data.Train.Count:N0} images, {setup.Split.Count:N0} labelled); " +
                 $"{setup.Resolved.TotalSteps:N0} steps of {setup.Resolved.TotalBatch} images; run folder {folder.Root}");
 
@@ -43,6 +49,7 @@ internal static class TrainCommand
                     result = SemPPLTrainer.Train(setup, new TrainingOptions
                     {
                         Resume = parse.GetValue(resume),
+                        Stop = signals.Request,
                         ProfileGraphs = parse.GetValue(profile),
                         Log = m => AnsiConsole.MarkupLine(Markup.Escape(m)),
                         Progress = p =>
@@ -54,10 +61,17 @@ internal static class TrainCommand
                         },
                     });
                 });
+            if (result.Interrupted)
+                return CliErrors.Fail($"{signals.Request.Reason}: stopped after step {result.FinalStep} and wrote checkpoint " +
+                                      $"{Path.Combine(folder.Checkpoints, CheckpointStore.FileName(result.FinalStep))}; " +
+                                      $"`semppl train --config {configPath} --out {folder.Root} --resume` continues", CliErrors.Interrupted);
             Log($"trained {result.StepsRun} steps ({result.ImagesPerSecond:F0} images/s); {result.DataSummary}");
             if (result.Timings is { } t) Log(StepProfile.Format(t));
             TrainingPlots.Write(folder);
             Log($"metrics: {folder.Metrics}; plots: {folder.LossPlot}, {folder.AccuracyPlot}");
+            if (signals.Request.IsRequested)
+                return CliErrors.Fail($"{signals.Request.Reason}: training finished (checkpoint step {result.FinalStep}); stopped before the evaluation: " +
+                                      $"`semppl eval --run {folder.Root}` runs it", CliErrors.Interrupted);
             if (cfg.Training.EvalAtEnd && !parse.GetValue(noEval))
                 EvalCommand.RunAndPrint(folder, null);
             return 0;

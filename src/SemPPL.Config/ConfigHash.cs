@@ -45,7 +45,7 @@ public static class ConfigHash
         {
             if (key.Kind == ConfigValueKind.Section) continue;
             if (!InHash(key.Path)) continue;
-            kv[key.Path] = Format(ValueAt(config, key.Path));
+            kv[key.Path] = Format(ConfigSchema.ValueAt(config, key.Path));
         }
         var b = config.Model.Backbone ?? "";
         if (b.StartsWith(KnownNames.OnnxBackbonePrefix, StringComparison.Ordinal))
@@ -79,18 +79,6 @@ public static class ConfigHash
 
     private static bool InHash(string path) =>
         path.StartsWith("model.", StringComparison.Ordinal) || path.StartsWith("objective.", StringComparison.Ordinal) || Listed.Contains(path);
-
-    private static object? ValueAt(object root, string path)
-    {
-        object? cur = root;
-        foreach (var seg in path.Split('.'))
-        {
-            if (cur is null) return null;
-            var key = ConfigSchema.KeysOf(cur.GetType()).First(k => k.Key == seg);
-            cur = key.Property.GetValue(cur);
-        }
-        return cur;
-    }
 
     private static string Format(object? v) => v switch
     {

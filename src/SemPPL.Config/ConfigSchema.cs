@@ -70,6 +70,19 @@ public static class ConfigSchema
         return all;
     }
 
+    /// <summary>The value at a key path (e.g. "training.steps") of a config; null when a section on the way is null.</summary>
+    public static object? ValueAt(object root, string path)
+    {
+        object? cur = root;
+        foreach (var seg in path.Split('.'))
+        {
+            if (cur is null) return null;
+            var key = KeysOf(cur.GetType()).First(k => k.Key == seg);
+            cur = key.Property.GetValue(cur);
+        }
+        return cur;
+    }
+
     /// <summary>Every leaf key path (no sections).</summary>
     public static IReadOnlyList<string> LeafPaths() =>
         AllKeys().Where(k => k.Kind != ConfigValueKind.Section).Select(k => k.Path).ToList();

@@ -72,7 +72,7 @@ public static class Differentiator
             if (!n.Inputs.Any(v => v is not null && OnPath(v))) continue;
             if (n.Outputs.All(o => GradOf(o) is null)) continue;
             var ruleKey = n.GradientRule ?? n.OpType;
-            if (!registry.TryGet(ruleKey, out var rule)) throw new MissingGradientRuleException(ruleKey, n.Name, loss.Name);
+            if (!registry.TryGet(ruleKey, out var rule)) throw new MissingGradientRuleException(ruleKey, n.Name, loss.Name, n.Origin);
             var ctx = new GradientContext(g, n, GradOf, OnPath, Accumulate);
             g.InScope("grad.", () => { rule.Backward(ctx); return 0; });
         }

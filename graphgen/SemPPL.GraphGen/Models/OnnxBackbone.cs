@@ -81,6 +81,7 @@ public sealed class OnnxBackbone : IBackbone
         var dims = input.Type?.TensorType?.Shape?.Dim;
         if (dims is not null)
         {
+            if (dims.Count == 4 && dims[0].ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue) FixedBatch = dims[0].DimValue;
             if (dims.Count != 4) throw new ArgumentException($"model.onnx_input: '{inputName}' of '{path}' has rank {dims.Count}; an image input must be [B, C, H, W]");
             if (inputChannels > 0 && dims[1].ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && dims[1].DimValue != inputChannels)
                 throw new ArgumentException($"model.onnx_input: '{inputName}' of '{path}' takes {dims[1].DimValue} channels, augment.channels is {inputChannels}");
@@ -138,7 +139,7 @@ public sealed class OnnxBackbone : IBackbone
         _batchNorms = pg.Node.Where(node => node.OpType == "BatchNormalization").ToList();
         pg.Initializer.Clear();
         pg.Input.Clear();
-        pg.Input.Add(input.Clone());
+        pg.Input.Add(WithDynamicBatch(input.Clone()));
         foreach (var init in graph.Initializer)
         {
             if (!needed.Contains(init.Name)) continue;
@@ -161,7 +162,10 @@ public sealed class OnnxBackbone : IBackbone
         }
         pg.Output.Clear();
         var declared = graph.Output.FirstOrDefault(o => o.Name == outputName) ?? graph.ValueInfo.FirstOrDefault(v => v.Name == outputName);
-        pg.Output.Add(declared?.Clone() ?? new ValueInfoProto { Name = outputName });
+        pg.Output.Add(declared is null ? new ValueInfoProto { Name = outputName } : WithDynamicBatch(declared.Clone()));
+        // torch.onnx.export without dynamic_axes fixes the batch size everywhere; the declared intermediate shapes
+        // would pin it again, and they are only checks.
+        if (FixedBatch is not null) pg.ValueInfo.Clear();
         _model = prepared;
 
         var outDims = declared?.Type?.TensorType?.Shape?.Dim;
@@ -169,6 +173,28 @@ public sealed class OnnxBackbone : IBackbone
             FeatureDim = outDims.Skip(1).Aggregate(1L, (p, d) => p * d.DimValue);
         else FeatureDim = -1;
     }
+
+    /// <summary>
+    /// The batch size the file's image input declares when it is fixed (torch.onnx.export without dynamic_axes).
+    /// The prepared model makes it dynamic, which is exact when the graph does not compute with the batch size;
+    /// when it does, <see cref="Forward"/> fails with the re-export instructions.
+    /// </summary>
+    public long? FixedBatch { get; }
+
+    /// <summary>A fixed leading (batch) dimension equal to <see cref="FixedBatch"/> becomes the dynamic "batch".</summary>
+    private ValueInfoProto WithDynamicBatch(ValueInfoProto vi)
+    {
+        var d = vi.Type?.TensorType?.Shape?.Dim;
+        if (FixedBatch is { } b && d is { Count: > 0 } && d[0].ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && d[0].DimValue == b)
+            d[0] = new TensorShapeProto.Types.Dimension { DimParam = "batch" };
+        return vi;
+    }
+
+    /// <summary>The problem of a file with a fixed batch size whose graph depends on it, with how to re-export it.</summary>
+    private ShapeException FixedBatchProblem(string what) => new(
+        $"{Name}: the file was exported with a fixed batch size of {FixedBatch} and its graph computes with it ({what}); " +
+        $"re-export it with a dynamic batch, e.g. torch.onnx.export(model, x, path, input_names=['{InputName}'], output_names=['{OutputName}'], " +
+        $"dynamic_axes={{'{InputName}': {{0: 'batch'}}, '{OutputName}': {{0: 'batch'}}}}), and flatten with torch.flatten(x, 1) rather than x.view({FixedBatch}, -1)");
 
     public string Name { get; }
     /// <summary>The file path as configured.</summary>
@@ -213,11 +239,17 @@ public sealed class OnnxBackbone : IBackbone
                 BatchNorm = ctx.Mode == ModelMode.Training ? BatchNormImport.Training : BatchNormImport.Inference,
                 ExternalDataFolder = _folder,
             };
-            var r = OnnxImporter.Import(g, _model, options);
+            ImportResult r;
+            try { r = OnnxImporter.Import(g, _model, options); }
+            catch (ShapeException e) when (FixedBatch is { } b && images.Shape[0] != b) { throw FixedBatchProblem(e.Message); }
             foreach (var u in r.RunningStatUpdates) ctx.UpdateBuffer(u.Name, u.Updated);
             var features = r[OutputName];
             if (features.Rank < 2 || features.Shape[0] != images.Shape[0])
-                throw ShapeException.For(Name, $"the feature value '{OutputName}' must be [B, ...] with B = {images.Shape[0]}", features);
+            {
+                string what = $"the feature value '{OutputName}' must be [B, ...] with B = {images.Shape[0]}";
+                if (FixedBatch is not null && images.Shape[0] != FixedBatch) throw FixedBatchProblem($"{what}, it is {features.Describe()}");
+                throw ShapeException.For(Name, what, features);
+            }
             if (features.Rank > 2) features = g.Flatten(features, 1);
             long f = features.Shape[1];
             if (f <= 0) throw ShapeException.For(Name, $"the feature value '{OutputName}' must have a static feature size", features);

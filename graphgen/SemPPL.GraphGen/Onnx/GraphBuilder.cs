@@ -149,7 +149,7 @@ public sealed partial class GraphBuilder
         foreach (var i in inputs)
             if (i is not null && i.Graph != this)
                 throw new ArgumentException($"{opType}: input '{i.Name}' belongs to graph '{i.Graph.Name}', not '{Name}'");
-        var node = new Node(FreshName(Scope + opType), opType, inputs, attributes ?? []) { Domain = domain };
+        var node = new Node(FreshName(Scope + opType), opType, inputs, attributes ?? []) { Domain = domain, Origin = _origin };
         string hint = Scope + (outputHint ?? opType.ToLowerInvariant());
         node.Outputs = outputs.Select((o, k) => new Value(this, FreshName(outputs.Length == 1 ? hint : $"{hint}.{k}"), o.Type, o.Shape, node)).ToArray();
         _nodes.Add(node);
@@ -158,6 +158,17 @@ public sealed partial class GraphBuilder
 
     public Value AddNode1(string opType, Value?[] inputs, DType type, long[] shape, Dictionary<string, Attr>? attributes = null, string? outputHint = null)
         => AddNode(opType, inputs, [(type, shape)], attributes, outputHint)[0];
+
+    private string? _origin;
+
+    /// <summary>Runs <paramref name="build"/> with every node it adds marked as coming from <paramref name="origin"/> (<see cref="Node.Origin"/>).</summary>
+    public T WithOrigin<T>(string origin, Func<T> build)
+    {
+        var outer = _origin;
+        _origin = origin;
+        try { return build(); }
+        finally { _origin = outer; }
+    }
 
     /// <summary>Runs <paramref name="build"/> with a name scope prefix.</summary>
     public T InScope<T>(string scope, Func<T> build)

@@ -14,6 +14,8 @@ public sealed class Node
     public string Name { get; }
     public string OpType { get; }
     public string Domain { get; init; } = "";
+    /// <summary>Where the node comes from when it was not written by graphgen itself (an imported model's node), for messages; null otherwise.</summary>
+    public string? Origin { get; init; }
     public Value?[] Inputs { get; }
     public Value[] Outputs { get; internal set; } = [];
     public Dictionary<string, Attr> Attributes { get; }

@@ -220,7 +220,8 @@ public static partial class OnnxImporter
             try
             {
                 if (TryFold(ctx)) return;
-                var outs = handler(ctx);
+                string origin = $"node '{(node.Name.Length > 0 ? node.Name : node.Output.FirstOrDefault())}' ({node.OpType}) of the imported model";
+                var outs = _g.WithOrigin(origin, () => handler(ctx));
                 for (int i = 0; i < node.Output.Count; i++)
                 {
                     if (node.Output[i].Length == 0) continue;

@@ -3,11 +3,12 @@ using SixLabors.ImageSharp;
 namespace SemPPL.Data.Datasets;
 
 /// <summary>
-/// A folder tree with one sub-folder per class (images at any depth below it), decoded lazily
+/// A folder tree with one sub-folder per class (images at any depth below it; directory links followed, each real
+/// directory once per class: <see cref="FolderWalk"/>), decoded lazily
 /// with ImageSharp (JPEG, PNG, BMP, GIF, WebP, TIFF, ...).
 /// Bad files are found in two places: at open time every file's header is read with
 /// <c>Image.Identify</c> (content sniffing, so the extension does not matter), and files that are
-/// empty, not an image, or over the pixel limit are skipped with one warning; files whose body is
+/// empty, unreadable (no permission), not an image, or over the pixel limit are skipped with one warning; files whose body is
 /// corrupt or truncated fail at decode time, where <see cref="TryDecode"/> returns false and the
 /// pipeline substitutes another image.
 /// </summary>
@@ -43,7 +44,7 @@ public sealed class ImageFolderDataset : IImageDataset
             if (!classIndex.TryGetValue(cls, out int label))
                 throw new DataConfigException($"{configKey} '{Root}': class folder '{cls}' is not one of the training classes ({string.Join(", ", ClassNames.Take(20))}).");
             var dir = System.IO.Path.Combine(Root, cls);
-            var files = Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories)
+            var files = FolderWalk.Files(dir, (d, reason) => _diag.Skip(d, reason))
                 .Where(f => !System.IO.Path.GetFileName(f).StartsWith('.'))
                 .OrderBy(f => f, StringComparer.Ordinal);
             foreach (var f in files) candidates.Add((f, label));
@@ -92,7 +93,8 @@ public sealed class ImageFolderDataset : IImageDataset
             if (px == 0) return Skip(file, "image has no pixels");
             return true;
         }
-        catch (Exception e) when (e is UnknownImageFormatException or InvalidImageContentException or ImageFormatException or IOException or NotSupportedException or InvalidDataException or ArgumentException)
+        catch (Exception e) when (e is UnknownImageFormatException or InvalidImageContentException or ImageFormatException or IOException
+                                       or UnauthorizedAccessException or NotSupportedException or InvalidDataException or ArgumentException)
         {
             return Skip(file, e.Message);
         }

@@ -36,13 +36,13 @@ public sealed partial class CheckpointStore
 
     /// <param name="runFolder">The run's folder; checkpoints go to its <c>checkpoints/</c> subfolder.</param>
     /// <param name="keepLast">How many checkpoints to keep (at least 1).</param>
-    /// <param name="warn">Receives one line per skipped checkpoint (default: standard error).</param>
+    /// <param name="warn">Receives one line per skipped checkpoint, without a "warning:" prefix (default: standard error, with it).</param>
     public CheckpointStore(string runFolder, int keepLast = 3, Action<string>? warn = null)
     {
         if (keepLast < 1) throw new ArgumentOutOfRangeException(nameof(keepLast), keepLast, "keep at least one checkpoint");
         Folder = Path.Combine(Path.GetFullPath(runFolder), FolderName);
         KeepLast = keepLast;
-        _warn = warn ?? (line => Console.Error.WriteLine(line));
+        _warn = warn ?? (line => Console.Error.WriteLine($"warning: {line}"));
     }
 
     public string Folder { get; }
@@ -66,10 +66,18 @@ public sealed partial class CheckpointStore
             throw new ArgumentException($"checkpoint of step {step}: metadata '{StepKey}' says '{given}'");
         meta[StepKey] = stepText;
 
-        Directory.CreateDirectory(Folder);
-        RemoveTemporaryFiles();
         string path = PathFor(step);
-        TensorFile.Write(path, tensors, meta, options);
+        try
+        {
+            Directory.CreateDirectory(Folder);
+            RemoveTemporaryFiles();
+            TensorFile.Write(path, tensors, meta, options);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Disk full, no permission: the message names the file and says what is safe.
+            throw new IOException($"cannot write checkpoint {path}: {e.Message}; the checkpoints written before it are intact", e);
+        }
         Prune();
         return path;
     }
@@ -102,7 +110,7 @@ public sealed partial class CheckpointStore
             }
             catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
             {
-                _warn($"warning: skipping checkpoint '{path}': {e.Message}");
+                _warn($"skipping checkpoint '{path}': {e.Message}");
             }
         }
         return null;
@@ -114,7 +122,7 @@ public sealed partial class CheckpointStore
         for (int i = 0; i < all.Count - KeepLast; i++)
         {
             try { File.Delete(all[i].Path); }
-            catch (IOException e) { _warn($"warning: could not remove old checkpoint '{all[i].Path}': {e.Message}"); }
+            catch (IOException e) { _warn($"could not remove old checkpoint '{all[i].Path}': {e.Message}"); }
         }
     }
 

@@ -135,10 +135,16 @@ public sealed class EvaluationContext
     /// <summary>The training set's class names, in label order.</summary>
     public required IReadOnlyList<string> ClassNames { get; init; }
 
+    /// <summary>Throws unless the folder holds a run's config (checked before a lock file would be created in a wrong folder).</summary>
+    public static void RequireRunFolder(RunFolder folder)
+    {
+        if (!File.Exists(folder.Config)) throw new FileNotFoundException($"{folder.Root} is not a run folder (no config.yaml); give --run runs/<name>");
+    }
+
     /// <param name="evalOverrides">`eval.key=value` overrides; other sections are fixed by the trained run.</param>
     public static EvaluationContext Open(RunFolder folder, string? deviceOverride, Action<string> log, IReadOnlyList<string>? evalOverrides = null)
     {
-        if (!File.Exists(folder.Config)) throw new FileNotFoundException($"{folder.Root} is not a run folder (no config.yaml); give --run runs/<name>");
+        RequireRunFolder(folder);
         foreach (var o in evalOverrides ?? [])
             if (!o.StartsWith("eval.", StringComparison.Ordinal))
                 throw new ConfigException($"--set '{o}': eval can only override eval.* keys; the other sections are fixed by the trained run");

@@ -29,17 +29,14 @@ public sealed class RunCheckpoints
     /// <summary>Loads the starting state into <paramref name="graphs"/> and returns the first step to run.</summary>
     public long Restore(StepGraphs graphs, bool resume, Action<string> log)
     {
-        var checkpoint = resume ? _store.LoadLatest() : null;
+        var checkpoint = resume ? _setup.TakeResumeCheckpoint() ?? _store.LoadLatest() : null;
         if (resume && checkpoint is null) log("resume: no checkpoint found; starting from step 0");
         if (checkpoint is null)
         {
             graphs.LoadInitialWeights(_setup.Folder.Artifacts);
             return 0;
         }
-        string hash = _setup.Manifest.ConfigHash;
-        if (checkpoint.Metadata.TryGetValue(MetaConfigHash, out var h) && h != hash)
-            throw new ConfigException($"resume: checkpoint {checkpoint.Path} was written for config hash {h[..12]}, the config now hashes to {hash[..12]}; " +
-                                      "train into a new --out folder or restore the old config");
+        ResumeCheck.Checkpoint(checkpoint, _setup.Manifest.ConfigHash, _setup.Config.Seed, _setup.Resolved.TotalSteps);
         graphs.State.Restore(checkpoint.Step, checkpoint.Tensors);
         log($"resumed from {Path.GetFileName(checkpoint.Path)} at step {checkpoint.Step}");
         LastGood = checkpoint.Step;

@@ -2,6 +2,9 @@ using SemPPL.Config;
 using SemPPL.Data.Datasets;
 using SemPPL.Data.Splits;
 using SemPPL.GraphGen.Artifacts;
+using SemPPL.GraphGen.Autodiff;
+using SemPPL.GraphGen.Onnx;
+using SemPPL.Trainer.Checkpoints;
 
 namespace SemPPL.Trainer.Training;
 
@@ -24,13 +27,25 @@ public sealed class RunSetup
     public ResolvedConfig Resolved { get; }
     public Manifest Manifest { get; }
 
-    /// <param name="resume">Reuse the split saved in the run folder (required when it exists and the run is resumed).</param>
-    public static RunSetup Prepare(SemPPLConfig config, RunFolder folder, bool resume, Action<string> log)
+    /// <summary>
+    /// Checks everything first and writes only when every check passed: a run folder that already holds a run is
+    /// refused unless <paramref name="resume"/> (continue it) or <paramref name="force"/> (start over: its outputs
+    /// are removed first); a resume is refused when the run's checkpoints are all unreadable (unless
+    /// <paramref name="force"/>), when they were written for another config hash, or when a key that changes the
+    /// computation differs from the run's config.yaml (<see cref="ResumeCheck"/>). Then it saves the split and the
+    /// config and makes sure the artifact set matches.
+    /// </summary>
+    /// <param name="resume">Continue the run in the folder: reuse its split and its newest readable checkpoint.</param>
+    /// <param name="force">Start over in a folder that holds a run (or whose checkpoints are unreadable), removing its outputs.</param>
+    public static RunSetup Prepare(SemPPLConfig config, RunFolder folder, bool resume, Action<string> log, bool force = false)
     {
         ConfigValidator.Validate(config);
         ConfigValidator.CheckPaths(config);
         CheckDevice(config, log);
-        folder.Create();
+        if (!resume && !force && folder.HoldsRun)
+            throw new RunFolderConflictException(
+                $"{folder.Root} already holds a run; give --resume to continue it, --force to start over (its checkpoints, metrics and results are removed), " +
+                "or a new --out folder");
 
         var diagnostics = new DataDiagnostics();
         diagnostics.Warning += w => log($"warning: {w}");
@@ -38,18 +53,57 @@ public sealed class RunSetup
         if (data.Train.NumClasses != config.Model.NumClasses)
             throw new ConfigException($"model.num_classes: {config.Model.NumClasses} does not match the data set's {data.Train.NumClasses} classes");
 
-        LabelledSplit split;
-        if (File.Exists(folder.Split) && resume)
-            split = LabelledSplit.Load(folder.Split, data.Train);
-        else
+        Checkpoint? checkpoint = null;
+        if (resume)
         {
-            split = LabelledSplit.Create(data.Train, config.Data, config.Seed);
-            split.Save(folder.Split, data.Train);
+            ResumeCheck.Config(folder, config, log);
+            checkpoint = LatestReadableCheckpoint(folder, config, force, log);
         }
+        bool continues = checkpoint is not null;
+        var split = continues || (resume && File.Exists(folder.Split) && !force)
+            ? LabelledSplit.Load(folder.Split, data.Train)
+            : LabelledSplit.Create(data.Train, config.Data, config.Seed);
         var resolved = ResolvedConfig.Resolve(config, data.Train.Count, split.Count);
+        if (checkpoint is not null) ResumeCheck.Checkpoint(checkpoint, ConfigHash.Compute(config, split.Count), config.Seed, resolved.TotalSteps);
+
+        // Every check passed: from here on the folder is written.
+        if (force && !continues && folder.HoldsRun)
+        {
+            log($"--force: removing the earlier run's outputs in {folder.Root}");
+            folder.ClearOutputs();
+        }
+        folder.Create();
+        if (!continues) split.Save(folder.Split, data.Train);
         ConfigLoader.Save(config, folder.Config);
         var manifest = EnsureArtifacts(config, split.Count, folder.Artifacts, log);
-        return new RunSetup(config, folder, data, split, resolved, manifest);
+        return new RunSetup(config, folder, data, split, resolved, manifest) { _resumeCheckpoint = checkpoint };
+    }
+
+    private Checkpoint? _resumeCheckpoint;
+
+    /// <summary>The checkpoint <see cref="Prepare"/> read and checked for a resume (null when the run starts at step 0); handed out once, so its host copy can be freed.</summary>
+    public Checkpoint? TakeResumeCheckpoint()
+    {
+        var c = _resumeCheckpoint;
+        _resumeCheckpoint = null;
+        return c;
+    }
+
+    private static Checkpoint? LatestReadableCheckpoint(RunFolder folder, SemPPLConfig config, bool force, Action<string> log)
+    {
+        var store = new CheckpointStore(folder.Root, config.Training.KeepCheckpoints, w => log($"warning: {w}"));
+        var files = store.List();
+        var checkpoint = store.LoadLatest();
+        if (checkpoint is null && files.Count > 0)
+        {
+            if (!force)
+                throw new RunFolderConflictException(
+                    $"resume: none of the {files.Count} checkpoint(s) in {store.Folder} can be read (see the warnings above); " +
+                    "--force starts the run over from step 0 and removes them");
+            log($"resume: none of the {files.Count} checkpoint(s) can be read; --force: starting over from step 0");
+        }
+        else if (checkpoint is null) log("resume: no checkpoint found; starting from step 0");
+        return checkpoint;
     }
 
     /// <summary>
@@ -82,6 +136,16 @@ public sealed class RunSetup
             }
         }
         else log($"generating the artifact set in {dir}");
-        return ArtifactSetWriter.Write(config, labelledImages, dir, m => log("  " + m));
+        try
+        {
+            return ArtifactSetWriter.Write(config, labelledImages, dir, m => log("  " + m));
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or ShapeException or MissingGradientRuleException)
+        {
+            // The configured network cannot be built (an onnx: backbone's op, gradient rule, names or shapes); the writer left nothing behind.
+            throw new ConfigException(e.Message.StartsWith("model.", StringComparison.Ordinal)
+                ? e.Message
+                : $"model.backbone '{config.Model.Backbone}': the training graphs cannot be built: {e.Message}");
+        }
     }
 }

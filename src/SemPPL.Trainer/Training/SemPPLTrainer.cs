@@ -31,6 +31,7 @@ public sealed class SemPPLTrainer
         using var metrics = new MetricsWindow(graphs, setup.Folder.Metrics, start, config.Training.LogEvery, pipeline.StepsPerEpoch);
         var timings = options.ProfileGraphs ? new StepTimings(graphs.GraphNames) : null;
         var clock = new RunClock(setup.Resolved.TotalSteps, end);
+        bool interrupted = false;
 
         foreach (var batch in pipeline.Stream(start, end))
         {
@@ -45,10 +46,16 @@ public sealed class SemPPLTrainer
                 checkpoints.SaveIfDue(graphs, step + 1, force: isLast);
                 var progress = clock.StepDone(step, latest);
                 options.Progress?.Invoke(progress);
+                if (options.Stop?.IsRequested == true && !isLast)
+                {
+                    if (checkpoints.LastGood != step + 1) checkpoints.SaveIfDue(graphs, step + 1, force: true);
+                    interrupted = true;
+                    break;
+                }
             }
         }
         return new TrainingResult(clock.StepsRun, start + clock.StepsRun, metrics.Last, clock.ImagesPerSecond(setup.Manifest.Shapes.Batch),
-            timings, setup.Data.Diagnostics.Summary(), metrics.Logged);
+            timings, setup.Data.Diagnostics.Summary(), metrics.Logged) { Interrupted = interrupted };
     }
 
     private static SessionFactory OpenDevice(SemPPL.Config.SemPPLConfig config, Action<string> log)

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
 
 namespace SemPPL.Tests.Cli;
 
@@ -43,4 +45,86 @@ public static class SempplProcess
         Assert.True(p.WaitForExit(timeoutMs), $"{Path.GetFileName(dll)} did not finish in {timeoutMs / 1000} s");
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
+
+    /// <summary>Starts semppl (optionally through a wrapper command such as setpriv, with variables added) and collects its output while it runs.</summary>
+    public static RunningSemppl Start(string[] args, string[]? wrapper = null, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var psi = new ProcessStartInfo(wrapper?[0] ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (wrapper is not null)
+        {
+            foreach (var w in wrapper.Skip(1)) psi.ArgumentList.Add(w);
+            psi.ArgumentList.Add("dotnet");
+        }
+        psi.ArgumentList.Add(Dll());
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["NO_COLOR"] = "1";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) psi.Environment[name] = value;
+        return new RunningSemppl(Process.Start(psi)!);
+    }
+
+    /// <summary>True when this process can read any file whatever its mode (root): tests of unreadable files then drop that power in the child.</summary>
+    public static bool IgnoresFileModes()
+    {
+        string probe = Path.Combine(Path.GetTempPath(), $"semppl-mode-probe-{Guid.NewGuid():N}");
+        File.WriteAllText(probe, "x");
+        File.SetUnixFileMode(probe, UnixFileMode.None);
+        try { File.ReadAllText(probe); return true; }
+        catch (UnauthorizedAccessException) { return false; }
+        finally { File.Delete(probe); }
+    }
+
+    /// <summary>setpriv without the capabilities that let root read and search files whatever their mode.</summary>
+    public static readonly string[] WithoutFileOverride = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"];
+}
+
+/// <summary>A started semppl process: its output so far, signals, and its end.</summary>
+public sealed class RunningSemppl : IDisposable
+{
+    private readonly Process _p;
+    private readonly StringBuilder _out = new(), _err = new();
+
+    internal RunningSemppl(Process p)
+    {
+        _p = p;
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_out) _out.AppendLine(e.Data); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_err) _err.AppendLine(e.Data); };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+    }
+
+    public int Id => _p.Id;
+    public string StdOut { get { lock (_out) return _out.ToString(); } }
+    public string StdErr { get { lock (_err) return _err.ToString(); } }
+
+    /// <summary>Polls <paramref name="condition"/> until it holds; fails when the process ends or the time is up first.</summary>
+    public void WaitUntil(Func<bool> condition, string what, TimeSpan timeout)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.False(_p.HasExited, $"semppl ended (exit {(_p.HasExited ? _p.ExitCode : 0)}) before {what}: {StdErr}");
+            Assert.True(sw.Elapsed < timeout, $"no {what} within {timeout.TotalSeconds} s");
+            Thread.Sleep(50);
+        }
+    }
+
+    public void Signal(int signal) => Assert.Equal(0, kill(_p.Id, signal));
+
+    public (int ExitCode, string StdOut, string StdErr) WaitForExit(TimeSpan timeout)
+    {
+        Assert.True(_p.WaitForExit(timeout), $"semppl did not finish in {timeout.TotalSeconds} s");
+        _p.WaitForExit(); // drains the redirected output
+        return (_p.ExitCode, StdOut, StdErr);
+    }
+
+    public void Dispose()
+    {
+        if (!_p.HasExited) _p.Kill(entireProcessTree: true);
+        _p.Dispose();
+    }
+
+    public const int SigInt = 2, SigKill = 9, SigTerm = 15;
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int sig);
 }

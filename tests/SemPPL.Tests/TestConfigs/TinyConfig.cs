@@ -92,9 +92,29 @@ public sealed class TempRun : IDisposable
             File.Copy(f, Path.Combine(Folder.Artifacts, Path.GetFileName(f)), overwrite: true);
     }
 
+    /// <summary>Copies another run's whole folder here (config, split, artifacts, checkpoints, metrics).</summary>
+    public void CopyRunFrom(RunFolder other)
+    {
+        foreach (var dir in Directory.GetDirectories(other.Root, "*", SearchOption.AllDirectories))
+            Directory.CreateDirectory(Path.Combine(Root, Path.GetRelativePath(other.Root, dir)));
+        Directory.CreateDirectory(Root);
+        foreach (var f in Directory.GetFiles(other.Root, "*", SearchOption.AllDirectories))
+            File.Copy(f, Path.Combine(Root, Path.GetRelativePath(other.Root, f)), overwrite: true);
+    }
+
+    /// <summary>Writes YAML (by default <see cref="TinyConfig.Yaml"/>) to a file next to the run folder, for the CLI's --config.</summary>
+    public string WriteConfig(string? yaml = null)
+    {
+        string path = Root + ".yaml";
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, yaml ?? TinyConfig.Yaml);
+        return path;
+    }
+
     public void Dispose()
     {
         try { if (Directory.Exists(Root)) Directory.Delete(Root, recursive: true); } catch (IOException) { }
+        try { File.Delete(Root + ".yaml"); } catch (IOException) { }
     }
 }
 
