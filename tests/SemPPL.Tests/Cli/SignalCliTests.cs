@@ -41,6 +41,25 @@ public partial class SignalCliTests(TinyRunFixture straight)
         Assert.Equal(60, new CheckpointStore(run.Root).LoadLatest()!.Step);
     }
 
+    [Fact]
+    public void A_second_signal_stops_at_once_without_a_checkpoint()
+    {
+        using var run = new TempRun("cli-signal2");
+        // A batch large enough that a step outlasts the time between the two signals.
+        string[] train = ["train", "--config", run.WriteConfig(), "--out", run.Root, "--no-eval", "--steps", "60",
+                          "--set", "training.batch_unlabelled=256", "--set", "training.batch_labelled=8",
+                          "--set", "training.log_every=1", "--set", "training.checkpoint_every=1000"];
+        using var p = SempplProcess.Start(train);
+        p.WaitUntil(() => File.Exists(run.Folder.Metrics) && File.ReadAllText(run.Folder.Metrics).Length > 0, "a logged step", TimeSpan.FromSeconds(120));
+        p.Signal(RunningSemppl.SigTerm);
+        p.WaitUntil(() => p.StdErr.Contains("stopping after the current step"), "the first signal's message", TimeSpan.FromSeconds(30));
+        p.Signal(RunningSemppl.SigTerm);
+        var (code, _, stderr) = p.WaitForExit(TimeSpan.FromSeconds(30));
+        Assert.True(code == 128 + RunningSemppl.SigTerm, $"exit {code}: {stderr}");
+        Assert.Contains("semppl: second SIGTERM: stopping now", stderr);
+        Assert.Empty(new CheckpointStore(run.Root).List());
+    }
+
     [GeneratedRegex(@"stopped after step (\d+) and wrote checkpoint \S+ckpt-\d+\.spt")]
     private static partial Regex StoppedMessage();
 }
