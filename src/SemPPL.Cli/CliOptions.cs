@@ -20,6 +20,20 @@ internal static class CliOptions
         },
     };
 
+    /// <summary>A whole number >= 1 with a default; a bad value is a one-line error naming the option and the value.</summary>
+    public static Option<int> PositiveInt(string name, string description, int defaultValue) => new(name)
+    {
+        Description = description,
+        DefaultValueFactory = _ => defaultValue,
+        CustomParser = r =>
+        {
+            string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0) return n;
+            r.AddError($"{name}: expected a whole number >= 1, got '{text}'");
+            return defaultValue;
+        },
+    };
+
     public static Option<bool> Force() => new("--force")
     {
         Description = "Start over in a run folder that already holds a run: its config, split, metrics, results and checkpoints are removed first",

@@ -11,8 +11,7 @@ internal static class PredictCommand
     {
         var model = new Option<FileInfo>("--model") { Description = "A model written by `semppl export` (its metadata says how to preprocess)", Required = true };
         var inputs = new Argument<string[]>("INPUT") { Description = "Image files, folders (searched recursively) or IDX image files", Arity = ArgumentArity.OneOrMore };
-        var top = new Option<int>("--top") { Description = "Classes per image, most probable first", DefaultValueFactory = _ => 5 };
-        top.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--top must be at least 1"); });
+        var top = CliOptions.PositiveInt("--top", "Classes per image, most probable first", 5);
         var output = new Option<FileInfo?>("--out") { Description = "preds.csv or preds.json (default: CSV on standard output)" };
         output.Validators.Add(r =>
         {
@@ -21,8 +20,7 @@ internal static class PredictCommand
         });
         var embeddings = new Option<FileInfo?>("--embeddings") { Description = "Also write the embeddings as a float32 [images, dim] NumPy .npy file (rows in the order of the predictions)" };
         var device = new Option<string?>("--device") { Description = "auto | cpu | cuda | cuda:N (default auto)" };
-        var batch = new Option<int>("--batch") { Description = "Images per run of the model", DefaultValueFactory = _ => 64 };
-        batch.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--batch must be at least 1"); });
+        var batch = CliOptions.PositiveInt("--batch", "Images per run of the model", 64);
         var cmd = new Command("predict", "Classify (and embed) images with an exported model: one row per image with its top classes and probabilities")
         {
             model, inputs, top, output, embeddings, device, batch,
