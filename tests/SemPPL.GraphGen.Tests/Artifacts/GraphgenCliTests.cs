@@ -37,7 +37,7 @@ public sealed class GraphgenCliTests : IDisposable
         Assert.Contains(allowed, lines[0]);
         Assert.DoesNotContain(" at ", stderr); // no stack trace
         Assert.Equal("", stdout.Trim());
-        Assert.Equal(["bad.yaml"], Directory.GetFileSystemEntries(_root).Select(Path.GetFileName).ToArray());
+        Assert.Equal(["bad.yaml"], Directory.GetFileSystemEntries(_root).Select(e => Path.GetFileName(e)).ToArray());
     }
 
     [Fact]
@@ -55,7 +55,7 @@ public sealed class GraphgenCliTests : IDisposable
         Assert.Contains("no artifact set was written", stderr);
         Assert.DoesNotContain(" at ", stderr);
         Assert.False(Directory.Exists(outDir));
-        Assert.Equal(["bad_backbone.onnx", "late.yaml"], Directory.GetFileSystemEntries(_root).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray());
+        Assert.Equal(["bad_backbone.onnx", "late.yaml"], Directory.GetFileSystemEntries(_root).Select(e => Path.GetFileName(e)).Order(StringComparer.Ordinal).ToArray());
     }
 
     private static (int Code, string Stdout, string Stderr) Graphgen(params string[] args)

@@ -33,7 +33,7 @@ public sealed class OnnxBackboneArtifactTests : IDisposable
         var manifest = ArtifactSetWriter.Write(MakeConfig(TinyBackbone), LabelledImages, dir);
 
         Assert.Equal(SetFiles.Order(StringComparer.Ordinal), Directory.GetFiles(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
-        Assert.Empty(Directory.GetDirectories(_root).Where(d => d != dir)); // no temporary sibling left
+        Assert.DoesNotContain(Directory.GetDirectories(_root), d => d != dir); // no temporary sibling left
 
         using (var options = new SessionOptions { IntraOpNumThreads = 1 })
             foreach (var file in Directory.GetFiles(dir, "*.onnx"))
@@ -136,13 +136,13 @@ public sealed class OnnxBackboneArtifactTests : IDisposable
         var e = Assert.Throws<UnsupportedOnnxOpException>(() => ArtifactSetWriter.Write(MakeConfig(bad), LabelledImages, dir));
         Assert.Contains("Celu", e.Message);
         Assert.False(Directory.Exists(dir));
-        Assert.Equal([Path.GetFileName(bad)], Directory.GetFileSystemEntries(_root).Select(Path.GetFileName).ToArray());
+        Assert.Equal([Path.GetFileName(bad)], Directory.GetFileSystemEntries(_root).Select(e => Path.GetFileName(e)).ToArray());
 
         // A complete set already there survives a failed regeneration unchanged.
         ArtifactSetWriter.Write(MakeConfig(TinyBackbone), LabelledImages, dir);
-        var before = Directory.GetFiles(dir).ToDictionary(Path.GetFileName, File.ReadAllBytes);
+        var before = Directory.GetFiles(dir).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
         Assert.Throws<UnsupportedOnnxOpException>(() => ArtifactSetWriter.Write(MakeConfig(bad), LabelledImages, dir));
-        var after = Directory.GetFiles(dir).ToDictionary(Path.GetFileName, File.ReadAllBytes);
+        var after = Directory.GetFiles(dir).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
         Assert.Equal(before.Keys.Order(), after.Keys.Order());
         foreach (var (f, bytes) in before) Assert.True(bytes.AsSpan().SequenceEqual(after[f]), $"{f} changed");
         Assert.Equal(2, Directory.GetFileSystemEntries(_root).Length);

@@ -108,10 +108,6 @@ public sealed class BatchNormRuleTests(ITestOutputHelper output)
 
     // ------------------------------------------------------------------ training mode (Layers.BatchNorm.Training, primitives)
 
-    // Verified on this branch with throwaway Sqrt/Reciprocal/Reshape rules (not committed): relative errors <= 1.4e-7.
-    private const string NeedsMathShapeRules =
-        "needs the Sqrt/Reciprocal (rules-math) and Reshape (rules-shape) gradient rules; enable after those branches merge";
-
     [Theory]
     [InlineData(new long[] { 3, 4, 5, 7 })]
     [InlineData(new long[] { 6, 5 })]

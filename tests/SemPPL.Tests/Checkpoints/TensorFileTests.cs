@@ -63,7 +63,7 @@ public sealed class TensorFileTests : IDisposable
         foreach (var e in header["tensors"]!.AsArray())
             Assert.Equal(0, (dataStart + e!["offset"]!.GetValue<long>()) % 64);
         Assert.Equal("float32", header["tensors"]![0]!["dtype"]!.GetValue<string>());
-        Assert.Empty(Directory.GetFiles(_dir).Where(f => TensorFile.IsTemporaryFile(Path.GetFileName(f))));
+        Assert.DoesNotContain(Directory.GetFiles(_dir), f => TensorFile.IsTemporaryFile(Path.GetFileName(f)));
     }
 
     [Fact]

@@ -148,12 +148,10 @@ public static class ReferenceHarness
 public sealed class OurStepRunner : IDisposable
 {
     private readonly StepRandomness _rnd;
-    private readonly SemPPLConfig _config;
 
     public OurStepRunner(SemPPLConfig config, string artifactDir, Manifest manifest, (float[] Large, float[] Small, long[] Labels) batch,
         SessionSettings? settings = null, string device = "cpu", SemPPL.Distributed.ICommunicator? gradientAverage = null)
     {
-        _config = config;
         Factory = new SessionFactory(ExecutionDevice.Parse(device), settings);
         Graphs = new StepGraphs(Factory, artifactDir, manifest, gradientAverage);
         Graphs.LoadInitialWeights(artifactDir);

@@ -115,7 +115,7 @@ public sealed class TorchReferenceTests(ITestOutputHelper output) : IDisposable
             if (!(rel * norm <= Tolerance * norm + AbsoluteFloor(name))) failures.Add($"{name}: relative difference {rel:E2} (norm {norm:E3})");
 
             string start = name.StartsWith("target.", StringComparison.Ordinal) ? "online." + name["target.".Length..] : name;
-            if (initial.Tensors.FirstOrDefault(t => t.Name == start).Tensor is { } init 
+            if (initial.Tensors.FirstOrDefault(t => t.Name == start).Tensor is { } init
                 && !name.Contains("running_", StringComparison.Ordinal) && AbsoluteFloor(name) == 0)
             {
                 var (relDelta, deltaNorm) = RelativeDifference(ourT.Floats, refT.Floats, init.Floats);

@@ -44,7 +44,7 @@ public class ResumeTests(TinyRunFixture straight)
     private static StepMetrics WithoutTiming(StepMetrics m) => m with { ImagesPerSecond = 0 };
 
     /// <summary>Same tensor names in the same order, same types and shapes, same bytes.</summary>
-    public static void AssertBitIdentical(Checkpoint expected, Checkpoint actual)
+    private static void AssertBitIdentical(Checkpoint expected, Checkpoint actual)
     {
         Assert.Equal(expected.Tensors.Select(t => t.Name), actual.Tensors.Select(t => t.Name));
         // Every kind of state is in there: online and target weights, optimizer slots, the queue.
