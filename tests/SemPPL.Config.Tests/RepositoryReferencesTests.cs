@@ -35,7 +35,7 @@ public class RepositoryReferencesTests
     }
 
     [Theory]
-    [InlineData("see .." + "/shared/notes.md")]
+    [InlineData("see .." + "/shared")]
     [InlineData("/// (SEMPPL" + ".md, step 3)")]
     [InlineData("# as DESIGN" + ".md found")]
     [InlineData("[/wor" + "k/main/.gpu-dotnet]")]
