@@ -51,7 +51,7 @@ public class RepositoryReferencesTests
     private static bool IsRecordedOutput(string rel) =>
         rel.StartsWith("docs/results/", StringComparison.Ordinal) && rel.EndsWith(".log", StringComparison.Ordinal);
 
-    /// <summary>git's tracked files; in a copy without git, every file outside build output and hidden folders.</summary>
+    /// <summary>git's tracked files; in a copy without git, every file outside build output, hidden folders and a worktree's .git file.</summary>
     private static List<string> TrackedFiles()
     {
         try
@@ -73,7 +73,7 @@ public class RepositoryReferencesTests
         string[] skipped = ["bin", "obj", "runs", "artifacts", "TestResults", "BenchmarkDotNet.Artifacts", "gpu-bin"];
         return Directory.EnumerateFiles(RepoPaths.Root, "*", SearchOption.AllDirectories)
             .Select(f => Path.GetRelativePath(RepoPaths.Root, f).Replace('\\', '/'))
-            .Where(f => !f.Split('/')[..^1].Any(d => d.StartsWith('.') || skipped.Contains(d)))
+            .Where(f => f != ".git" && !f.Split('/')[..^1].Any(d => d.StartsWith('.') || skipped.Contains(d)))
             .ToList();
     }
 }
