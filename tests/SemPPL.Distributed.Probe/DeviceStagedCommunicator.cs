@@ -5,7 +5,7 @@ using SemPPL.Distributed.Nccl;
 /// Presents NCCL as a host communicator for the probe's value checks: each collective copies the host arrays to
 /// fresh device buffers, runs on them and copies back. A check harness, not a way to train (it allocates per call).
 /// </summary>
-sealed unsafe class DeviceStagedCommunicator(NcclCommunicator device, CudaDriver cuda) : ICommunicator
+internal sealed unsafe class DeviceStagedCommunicator(NcclCommunicator device, CudaDriver cuda) : ICommunicator
 {
     public int Rank => device.Rank;
 

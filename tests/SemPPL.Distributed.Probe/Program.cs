@@ -63,9 +63,9 @@ static void Require(bool condition, string message)
     if (!condition) throw new ProbeCheckFailed(message);
 }
 
-sealed class ProbeCheckFailed(string message) : Exception(message);
+internal sealed class ProbeCheckFailed(string message) : Exception(message);
 
-static class Collectives
+internal static class Collectives
 {
     /// <summary>Each collective with rank-dependent values whose exact result every rank can compute.</summary>
     public static void Check(ICommunicator c)

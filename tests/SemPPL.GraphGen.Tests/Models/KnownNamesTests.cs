@@ -16,7 +16,7 @@ public class KnownNamesTests
             {
                 var cfg = new ModelConfig { Backbone = name, Stem = stem, Width = 0.0625 };
                 Assert.Equal(name, BackboneRegistry.Create(cfg, 3).Name);
-                Assert.Empty(ConfigValidator.Problems(new SemPPLConfig { Model = cfg }).Where(p => p.StartsWith("model.backbone", StringComparison.Ordinal) || p.StartsWith("model.stem", StringComparison.Ordinal)));
+                Assert.DoesNotContain(ConfigValidator.Problems(new SemPPLConfig { Model = cfg }), p => p.StartsWith("model.backbone", StringComparison.Ordinal) || p.StartsWith("model.stem", StringComparison.Ordinal));
             }
         Assert.Equal(KnownNames.Backbones, BackboneRegistry.Names);
         Assert.Throws<ArgumentException>(() => BackboneRegistry.Create(new ModelConfig { Backbone = "resnet26" }, 3));
@@ -38,7 +38,7 @@ public class KnownNamesTests
     {
         Assert.True(DeviceSyntax.TryParse(value, out var k, out int i));
         Assert.Equal((kind, index), (k, i));
-        Assert.Empty(ConfigValidator.Problems(new SemPPLConfig { Device = value }).Where(p => p.StartsWith("device", StringComparison.Ordinal)));
+        Assert.DoesNotContain(ConfigValidator.Problems(new SemPPLConfig { Device = value }), p => p.StartsWith("device", StringComparison.Ordinal));
     }
 
     [Theory]
