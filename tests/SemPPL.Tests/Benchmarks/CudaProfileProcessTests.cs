@@ -15,7 +15,7 @@ public sealed class CudaProfileProcessTests
     private static string Bench() => SempplProcess.BuiltDll(Path.Combine("tests", "SemPPL.Benchmarks"), "SemPPL.Benchmarks.dll");
 
     [Fact]
-    public void The_check_script_runs_every_cuda_profile_section_on_the_cpu()
+    public async Task The_check_script_runs_every_cuda_profile_section_on_the_cpu()
     {
         string root = ReferenceHarness.RepoRoot();
         string bin = Directory.CreateTempSubdirectory("semppl-gpu-bin-").FullName, output = Directory.CreateTempSubdirectory("semppl-gpu-out-").FullName;
@@ -35,7 +35,7 @@ public sealed class CudaProfileProcessTests
             var stdout = p.StandardOutput.ReadToEndAsync();
             var stderr = p.StandardError.ReadToEndAsync();
             Assert.True(p.WaitForExit(300_000), "check-cuda.sh did not finish in 5 minutes");
-            Assert.True(p.ExitCode == 0, $"exit {p.ExitCode}\n{stdout.Result}\n{stderr.Result}");
+            Assert.True(p.ExitCode == 0, $"exit {p.ExitCode}\n{await stdout}\n{await stderr}");
 
             string log = File.ReadAllText(Path.Combine(output, "check-cuda.log"));
             Assert.Contains("cuda-profile (graphs) exit code: 0", log);
