@@ -63,6 +63,7 @@ public static class SempplProcess
     }
 
     /// <summary>True when this process can read any file whatever its mode (root): tests of unreadable files then drop that power in the child.</summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public static bool IgnoresFileModes()
     {
         string probe = Path.Combine(Path.GetTempPath(), $"semppl-mode-probe-{Guid.NewGuid():N}");
