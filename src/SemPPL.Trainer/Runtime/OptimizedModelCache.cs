@@ -134,6 +134,9 @@ public sealed class OptimizedModelCache(string directory)
     public static void SaveOptimizedModel(SessionOptions options, string modelPath)
     {
         options.OptimizedModelFilePath = modelPath;
+        // ORT warns on every save that a model optimised at this level is hardware-specific; the cache key holds the
+        // device, CPU features and NCHWc block for exactly that reason, so the warning is noise on a user's terminal.
+        if (options.LogSeverityLevel < OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR) options.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
         options.AddSessionConfigEntry("session.optimized_model_external_initializers_file_name", DataFile);
         options.AddSessionConfigEntry("session.optimized_model_external_initializers_min_size_in_bytes", "1024");
     }
