@@ -15,7 +15,7 @@ namespace SemPPL.Config;
 /// <item>model.* (all keys; for an onnx: backbone the SHA-256 of the file's bytes replaces its path when the file exists)</item>
 /// <item>objective.* (all keys; negatives as the resolved count; queue_capacity resolved when the labelled count is given)</item>
 /// <item>augment.large_views, small_views, large_size, small_size, channels</item>
-/// <item>training.batch_unlabelled and the effective batch_labelled</item>
+/// <item>training.batch_unlabelled, the effective batch_labelled, and training.bn_groups when it is not 0</item>
 /// <item>optimizer.name, momentum, nesterov, weight_decay, trust_coefficient, betas, epsilon</item>
 /// </list>
 /// Not in the hash: name, seed, device, data.*, the other augment keys (CPU-side augmentation), optimizer.base_lr
@@ -55,6 +55,8 @@ public static class ConfigHash
                 kv["model.backbone"] = "onnx-sha256:" + Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(file)));
         }
         kv["training.batch_labelled"] = Format(config.Training.EffectiveBatchLabelled());
+        // Only when set, so the hashes of configs written before the key existed stay the same.
+        if (config.Training.BnGroups == 0) kv.Remove("training.bn_groups");
         if (config.Objective.Negatives == "all" || int.TryParse(config.Objective.Negatives, NumberStyles.None, CultureInfo.InvariantCulture, out _))
             kv["objective.negatives"] = Format(config.NegativesCount());
         if (int.TryParse(config.Objective.QueueCapacity, NumberStyles.None, CultureInfo.InvariantCulture, out var q))
@@ -72,7 +74,7 @@ public static class ConfigHash
     private static readonly HashSet<string> Listed =
     [
         "augment.large_views", "augment.small_views", "augment.large_size", "augment.small_size", "augment.channels",
-        "training.batch_unlabelled", "training.batch_labelled",
+        "training.batch_unlabelled", "training.batch_labelled", "training.bn_groups",
         "optimizer.name", "optimizer.momentum", "optimizer.nesterov", "optimizer.weight_decay",
         "optimizer.trust_coefficient", "optimizer.betas", "optimizer.epsilon",
     ];

@@ -283,6 +283,13 @@ public static partial class ConfigValidator
     {
         AtLeast(p, "training.batch_unlabelled", t.BatchUnlabelled, 1);
         AtLeast(p, "training.batch_labelled", t.BatchLabelled, 0);
+        AtLeast(p, "training.bn_groups", t.BnGroups, 0);
+        if (t.BnGroups > 0 && t.BatchUnlabelled >= 1 && t.BatchLabelled >= 0)
+        {
+            // The world size is known only at launch (DataParallelLayout checks it there); the groups must divide the batch anyway.
+            try { DataParallelLayout.Split(t, 1); }
+            catch (ConfigException e) { p.Add(e.Message); }
+        }
         AtLeast(p, "training.steps", t.Steps, 0);
         if (t.Steps == 0 && !(t.Epochs > 0 && double.IsFinite(t.Epochs)))
             p.Add($"training.epochs: {F(t.Epochs)} must be a number > 0 when training.steps is 0");

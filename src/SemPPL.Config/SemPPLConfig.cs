@@ -160,6 +160,12 @@ public sealed class TrainingConfig
     public double WarmupEpochs { get; set; } = 10;
     /// <summary>Linear learning-rate warm-up in optimizer steps; 0 = derived from warmup_epochs. (Added for step-sized runs.)</summary>
     public int WarmupSteps { get; set; } = 0;
+    /// <summary>
+    /// BatchNorm groups over the whole job's batch (ghost batches): each group's images are normalised with their own
+    /// statistics. 0 = one group per process (per-replica BatchNorm). A fixed value makes one process compute what that
+    /// many ranks compute; it must be a multiple of the world size and divide both batch sizes.
+    /// </summary>
+    public int BnGroups { get; set; } = 0;
     /// <summary>tau_base of the target EMA.</summary>
     public double EmaBase { get; set; } = 0.996;
     public int LogEvery { get; set; } = 10;

@@ -102,13 +102,25 @@ public class HashTests
     }
 
     [Fact]
+    public void BnGroupsEntersTheHashOnlyWhenSet()
+    {
+        var plain = Quickstart();
+        var grouped = Quickstart();
+        grouped.Training.BnGroups = 2;
+        Assert.DoesNotContain("training.bn_groups", ConfigHash.CanonicalText(plain, 100));
+        Assert.Contains("training.bn_groups=2", ConfigHash.CanonicalText(grouped, 100).Split('\n'));
+        Assert.NotEqual(ConfigHash.Compute(plain, 100), ConfigHash.Compute(grouped, 100));
+    }
+
+    [Fact]
     public void CanonicalTextListsExactlyTheHashedKeys()
     {
         var text = ConfigHash.CanonicalText(Quickstart(), 100);
         var lines = text.TrimEnd('\n').Split('\n');
         Assert.Equal(ConfigHash.FormatVersion, lines[0]);
         var keys = lines.Skip(1).Select(l => l[..l.IndexOf('=')]).ToList();
-        Assert.Equal(ConfigHash.HashedKeys().OrderBy(k => k, StringComparer.Ordinal), keys);
+        // training.bn_groups enters only when set (0, the default, keeps the hashes of configs older than the key).
+        Assert.Equal(ConfigHash.HashedKeys().Where(k => k != "training.bn_groups").OrderBy(k => k, StringComparer.Ordinal), keys);
         Assert.Contains("objective.queue_capacity=200", lines);
         Assert.Contains("objective.negatives=10", lines);
         Assert.Contains("model.width=0.25", lines);

@@ -19,10 +19,11 @@ public static class ArtifactSetWriter
     /// 0.2.0: closed-form BatchNorm backward. 0.3.0: Conv weight gradients by one Gather (GatherIm2Col).</summary>
     public const string ToolVersion = "0.3.0";
 
-    public static Manifest Write(SemPPLConfig config, int labelledImages, string outDir, Action<string>? log = null)
+    /// <param name="worldSize">Ranks of the data-parallel job the set is for (1: one process); see <see cref="ArtifactShapes"/>.</param>
+    public static Manifest Write(SemPPLConfig config, int labelledImages, string outDir, Action<string>? log = null, int worldSize = 1)
     {
         log ??= _ => { };
-        var shapes = ArtifactShapes.From(config, labelledImages);
+        var shapes = ArtifactShapes.From(config, labelledImages, worldSize);
         string full = Path.GetFullPath(outDir);
         string temp = full.TrimEnd('/') + $".tmp-{Environment.ProcessId}";
         if (Directory.Exists(temp)) Directory.Delete(temp, true);

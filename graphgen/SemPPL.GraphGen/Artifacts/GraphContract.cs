@@ -18,6 +18,12 @@ public enum IoKind
     Passed,
     /// <summary>Output read on the host; <see cref="GraphIo.Role"/> says what it holds.</summary>
     HostResult,
+    /// <summary>Input (data-parallel sets): every rank's value of the passed value <see cref="GraphIo.Tensor"/>, in rank
+    /// order along a new leading axis of size WorldSize (an all-gather run before the graph).</summary>
+    Gathered,
+    /// <summary>Input (data-parallel sets): the passed value <see cref="GraphIo.Tensor"/> summed over the ranks (an
+    /// all-reduce run before the graph).</summary>
+    Summed,
 }
 
 /// <summary>
@@ -29,6 +35,8 @@ public enum HostRole
     ViewsLarge, ViewsSmall, Labels, Negatives, Uniforms, LearningRate, OptimizerStep, EmaDecay,
     Loss, LossAugmentation, LossSemanticPositive, LossInvariance, LossClassifier, ClassifierAccuracy, PseudoLabels,
     Images, Features, Embedding, Projection, Logits,
+    /// <summary>int64 [B] (data-parallel sets): the job's batch index of each of this rank's images (ArtifactShapes).</summary>
+    GlobalIndex,
 }
 
 /// <summary>What a graph of the artifact set does.</summary>
@@ -39,7 +47,8 @@ public sealed record GraphIo(string Name, string DType, long[] Shape)
 {
     public IoKind Kind { get; init; }
 
-    /// <summary>StateRead / StateWritten: the state tensor (a checkpoint name); Passed: the value linking producer and readers.</summary>
+    /// <summary>StateRead / StateWritten: the state tensor (a checkpoint name); Passed: the value linking producer and readers;
+    /// Gathered / Summed: the passed value the collective reads.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Tensor { get; init; }
 
@@ -90,7 +99,7 @@ public sealed record GraphContract(IReadOnlyList<GraphIo> Inputs, IReadOnlyList<
         var result = new List<GraphContract>();
         foreach (var c in graphs)
         {
-            foreach (var i in c.Inputs.Where(i => i.Kind == IoKind.Passed && !passed.Contains(i.Tensor!)))
+            foreach (var i in c.Inputs.Where(i => (i.Kind is IoKind.Passed or IoKind.Gathered or IoKind.Summed) && !passed.Contains(i.Tensor!)))
                 throw new InvalidOperationException($"input '{i.Name}' reads passed value '{i.Tensor}', which no earlier graph of the step outputs");
             foreach (var o in c.Outputs.Where(o => o.Kind == IoKind.Passed)) passed.Add(o.Tensor!);
             var inputs = c.Inputs.Select(i => i.Kind == IoKind.StateRead && written.Contains(i.Tensor!) ? i with { ReadsUpdated = true } : i).ToList();
@@ -125,6 +134,12 @@ public sealed class ContractBuilder
     /// <summary>An input or output passed between graphs on the device, linked by <paramref name="tensor"/> (default: its name).</summary>
     public ContractBuilder Passed(string name, string? tensor = null) => Add(name, IoKind.Passed, tensor ?? name);
 
+    /// <summary>An input holding every rank's value of passed value <paramref name="tensor"/> ([WorldSize, ...its shape]).</summary>
+    public ContractBuilder Gathered(string input, string tensor) => Add(input, IoKind.Gathered, tensor);
+
+    /// <summary>An input holding passed value <paramref name="tensor"/> summed over the ranks (its shape).</summary>
+    public ContractBuilder Summed(string input, string tensor) => Add(input, IoKind.Summed, tensor);
+
     private ContractBuilder Add(string name, IoKind kind, string? tensor = null, string? replaces = null, HostRole? role = null)
     {
         var io = new GraphIo(name, "", []) { Kind = kind, Tensor = tensor, Replaces = replaces, Role = role };
@@ -139,7 +154,7 @@ public sealed class ContractBuilder
         {
             if (!_io.TryGetValue(v.Name, out var io))
                 throw new InvalidOperationException($"graph '{g.Name}': {(input ? "input" : "output")} '{v.Name}' has no kind in the graph's contract");
-            bool isInput = io.Kind is IoKind.StateRead or IoKind.HostFed || (io.Kind == IoKind.Passed && input);
+            bool isInput = io.Kind is IoKind.StateRead or IoKind.HostFed or IoKind.Gathered or IoKind.Summed || (io.Kind == IoKind.Passed && input);
             if (isInput != input)
                 throw new InvalidOperationException($"graph '{g.Name}': '{v.Name}' is an {(input ? "input" : "output")} but described as {io.Kind}");
             return io with { DType = v.Type.ToString().ToLowerInvariant(), Shape = v.Shape };

@@ -118,7 +118,8 @@ public sealed class RunSetup
     }
 
     /// <summary>Regenerates the artifact set when it is missing, was made for another config, or by another graphgen or manifest format.</summary>
-    public static Manifest EnsureArtifacts(SemPPLConfig config, int labelledImages, string dir, Action<string> log)
+    /// <param name="worldSize">Ranks of the job: a set made for another world size is regenerated (its graphs hold one rank's batch).</param>
+    public static Manifest EnsureArtifacts(SemPPLConfig config, int labelledImages, string dir, Action<string> log, int worldSize = 1)
     {
         string hash = ConfigHash.Compute(config, labelledImages);
         string manifestPath = Path.Combine(dir, ArtifactNames.ManifestFile);
@@ -130,15 +131,15 @@ public sealed class RunSetup
             else
             {
                 var existing = Manifest.Read(manifestPath);
-                if (existing.ConfigHash == hash && existing.ToolVersion == ArtifactSetWriter.ToolVersion) return existing;
-                log($"artifacts in {dir} were made for config hash {existing.ConfigHash[..12]} by graphgen {existing.ToolVersion}; " +
-                    $"regenerating for {hash[..12]} with graphgen {ArtifactSetWriter.ToolVersion}");
+                if (existing.ConfigHash == hash && existing.ToolVersion == ArtifactSetWriter.ToolVersion && existing.Shapes.WorldSize == worldSize) return existing;
+                log($"artifacts in {dir} were made for config hash {existing.ConfigHash[..12]} by graphgen {existing.ToolVersion} " +
+                    $"for {existing.Shapes.WorldSize} rank(s); regenerating for {hash[..12]} with graphgen {ArtifactSetWriter.ToolVersion} for {worldSize}");
             }
         }
         else log($"generating the artifact set in {dir}");
         try
         {
-            return ArtifactSetWriter.Write(config, labelledImages, dir, m => log("  " + m));
+            return ArtifactSetWriter.Write(config, labelledImages, dir, m => log("  " + m), worldSize);
         }
         catch (Exception e) when (e is ArgumentException or NotSupportedException or ShapeException or MissingGradientRuleException)
         {
