@@ -1,6 +1,8 @@
 using SemPPL.Config;
 using SemPPL.Data.Datasets;
+using SemPPL.Distributed;
 using SemPPL.Distributed.Launch;
+using SemPPL.Trainer.DataParallel;
 using SemPPL.Trainer.Runtime;
 using SemPPL.Trainer.Training;
 
@@ -19,6 +21,7 @@ internal static class CliErrors
     public const int Diverged = 4;
     public const int FolderInUse = 5;
     public const int Interrupted = 6;
+    public const int JobFailed = 7;
     public const int InternalError = 70;
 
     public static int Run(Func<int> action)
@@ -34,6 +37,9 @@ internal static class CliErrors
         catch (DeviceUnavailableException e) { return Fail(e.Message, DeviceUnavailable); }
         catch (TrainingDivergedException e) { return Fail(e.Message, Diverged); }
         catch (RunFolderInUseException e) { return Fail(e.Message, FolderInUse); }
+        catch (CommunicatorException e) { return Fail(e.Message, JobFailed); }
+        catch (JobStoppedException e) { return Fail(e.Message, JobFailed); }
+        catch (JobMismatchException e) { return Fail(e.Message, JobFailed); }
         // Missing, unreadable or corrupt files, a full disk, a folder that cannot be written: .NET's messages name the path.
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
         {

@@ -3,8 +3,9 @@ using SemPPL.Distributed.Launch;
 namespace SemPPL.Cli;
 
 /// <summary>
-/// Until the data-parallel step exists, a launch of several ranks (mpirun, srun, torchrun-style variables) is
-/// refused before anything is read or written: the ranks would train independently into one run folder.
+/// Verbs that run in one process (the supervised baseline; evaluation and export run after training on rank 0) refuse a
+/// launch of several ranks (mpirun, srun, torchrun-style variables) before anything is read or written: the ranks would
+/// all write one run folder. Only `train` joins a data-parallel job.
 /// </summary>
 internal static class SingleProcessLaunch
 {
@@ -13,7 +14,7 @@ internal static class SingleProcessLaunch
     {
         var launch = ProcessLaunch.FromProcessEnvironment();
         if (launch.IsDistributed)
-            throw new LaunchException($"started as {launch}: this version trains in one process; data-parallel training "
-                                      + "over several is not built yet (README, \"Many GPUs and machines\")");
+            throw new LaunchException($"started as {launch}: this command runs in one process; only `semppl train` trains data-parallel over several "
+                                      + "(README, \"Many GPUs and machines\")");
     }
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using SemPPL.Config;
 using SemPPL.Trainer.Checkpoints;
 using SemPPL.Trainer.Evaluation;
+using SemPPL.Trainer.DataParallel;
 using SemPPL.Trainer.Training;
 using Spectre.Console;
 
@@ -26,7 +27,6 @@ internal static class TrainCommand
         };
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
-            SingleProcessLaunch.Require();
             string configPath = parse.GetValue(config)!.FullName;
             var overrides = new List<string>(parse.GetValue(set) ?? []);
             if (parse.GetValue(steps) is { } s) overrides.Add($"training.steps={s}");
@@ -35,32 +35,50 @@ internal static class TrainCommand
             ConfigValidator.Validate(cfg, configPath);
             var folder = new RunFolder(parse.GetValue(output)?.FullName ?? Path.Combine("runs", cfg.Name));
             using var signals = new SignalStop();
-            using var folderLock = RunFolderLock.Acquire(folder, RunFolderAccess.Exclusive);
-            var setup = RunSetup.Prepare(cfg, folder, parse.GetValue(resume), Log, parse.GetValue(force));
-            Log($"data: {setup.Data.Train.Name} ({setup.Data.Train.Count:N0} images, {setup.Split.Count:N0} labelled); " +
-                $"{setup.Resolved.TotalSteps:N0} steps of {setup.Resolved.TotalBatch} images; run folder {folder.Root}");
-
+            var job = JobLaunch.Open(cfg);
             TrainingResult result = null!;
-            AnsiConsole.Progress()
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
-                .Start(ctx =>
+            using (job)
+            {
+                var log = JobLaunch.RankLog(job, Log);
+                // Rank 0 owns the run folder; another rank locks only its own folder under it (its artifact set).
+                var lockFolder = job is null || job.IsPrimary ? folder : new RunFolder(TrainingJob.RankFolder(folder.Root, job.Rank));
+                using var folderLock = RunFolderLock.Acquire(lockFolder, RunFolderAccess.Exclusive);
+                var setup = job is null
+                    ? RunSetup.Prepare(cfg, folder, parse.GetValue(resume), log, parse.GetValue(force))
+                    : JobSetup.Prepare(job, cfg, folder, parse.GetValue(resume), parse.GetValue(force), log);
+                log($"data: {setup.Data.Train.Name} ({setup.Data.Train.Count:N0} images, {setup.Split.Count:N0} labelled); " +
+                    $"{setup.Resolved.TotalSteps:N0} steps of {setup.Resolved.TotalBatch} images{(job is null ? "" : $" over {job.WorldSize} rank(s)")}; run folder {folder.Root}");
+                var options = new TrainingOptions
                 {
-                    var task = ctx.AddTask("training", maxValue: setup.Resolved.TotalSteps);
-                    result = SemPPLTrainer.Train(setup, new TrainingOptions
+                    Resume = parse.GetValue(resume),
+                    Stop = signals.Request,
+                    ProfileGraphs = parse.GetValue(profile),
+                    Job = job,
+                };
+                if (job is not null && !job.IsPrimary)
+                {
+                    result = SemPPLTrainer.Train(setup, options with { Log = log });
+                    return result.Interrupted ? CliErrors.Interrupted : 0;
+                }
+                AnsiConsole.Progress()
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                    .Start(ctx =>
                     {
-                        Resume = parse.GetValue(resume),
-                        Stop = signals.Request,
-                        ProfileGraphs = parse.GetValue(profile),
-                        Log = m => AnsiConsole.MarkupLine(Markup.Escape(m)),
-                        Progress = p =>
+                        var task = ctx.AddTask("training", maxValue: setup.Resolved.TotalSteps);
+                        result = SemPPLTrainer.Train(setup, options with
                         {
-                            task.Value = p.Step;
-                            var m = p.Latest;
-                            string pl = m.PseudoLabelAccuracy is { } a ? $" pl-acc {a:P0}" : "";
-                            task.Description = Markup.Escape($"ep {p.Epoch:F1} step {p.Step}/{p.TotalSteps} loss {m.Loss:F3}{pl} {m.ImagesPerSecond:F0} img/s");
-                        },
+                            Log = m => AnsiConsole.MarkupLine(Markup.Escape(m)),
+                            Progress = p =>
+                            {
+                                task.Value = p.Step;
+                                var m = p.Latest;
+                                string pl = m.PseudoLabelAccuracy is { } a ? $" pl-acc {a:P0}" : "";
+                                task.Description = Markup.Escape($"ep {p.Epoch:F1} step {p.Step}/{p.TotalSteps} loss {m.Loss:F3}{pl} {m.ImagesPerSecond:F0} img/s");
+                            },
+                        });
                     });
-                });
+            }
+            // The job's engines have ended here (every rank finished training); evaluation runs on rank 0 alone.
             if (result.Interrupted)
                 return CliErrors.Fail($"{signals.Request.Reason}: stopped after step {result.FinalStep} and wrote checkpoint " +
                                       $"{Path.Combine(folder.Checkpoints, CheckpointStore.FileName(result.FinalStep))}; " +

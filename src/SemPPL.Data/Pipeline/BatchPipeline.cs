@@ -8,9 +8,15 @@ using SemPPL.Data.Splits;
 
 namespace SemPPL.Data.Pipeline;
 
-/// <summary>Batch sizes, seed and threading of a <see cref="BatchPipeline"/>.</summary>
+/// <summary>Batch sizes (the whole job's), seed and threading of a <see cref="BatchPipeline"/>.</summary>
 public sealed record PipelineOptions(int BatchUnlabelled, int BatchLabelled, long Seed, int Workers = 0, int Prefetch = 4)
 {
+    /// <summary>The rank of a data-parallel job whose part of each batch the pipeline builds (default: the whole batch).</summary>
+    public int Rank { get; init; }
+    public int WorldSize { get; init; } = 1;
+
+    public RankSlice Slice => new(Rank, WorldSize, BatchUnlabelled, BatchLabelled);
+
     /// <summary>From the run config (training.batch_labelled 0 means B_u / 4).</summary>
     public static PipelineOptions From(SemPPLConfig cfg) => new(
         cfg.Training.BatchUnlabelled,
@@ -43,6 +49,8 @@ public sealed class BatchPipeline : IDisposable
         if (augment.LargeViews < 1) throw new DataConfigException($"augment.large_views must be at least 1, got {augment.LargeViews}.");
         if (augment.SmallViews < 0) throw new DataConfigException($"augment.small_views must be >= 0, got {augment.SmallViews}.");
         _data = train; _aug = augment; Options = options; _labelled = split.Indices;
+        try { options.Slice.Validate(); }
+        catch (ArgumentException e) { throw new DataConfigException(e.Message); }
         Diagnostics = diagnostics ?? (train as ImageFolderDataset)?.Diagnostics ?? new DataDiagnostics();
         Sampler = new BatchSampler(train.Count, split.Indices, options.BatchUnlabelled, options.BatchLabelled, options.Seed);
         _workers = options.Workers > 0 ? options.Workers : Environment.ProcessorCount;
@@ -129,7 +137,8 @@ public sealed class BatchPipeline : IDisposable
     private Batch Rent()
     {
         if (_pool.TryTake(out var b)) return b;
-        return new Batch(_aug.LargeViews, _aug.SmallViews, Options.BatchUnlabelled, Options.BatchLabelled, _aug.Channels, _aug.LargeSize, _aug.SmallSize,
+        var slice = Options.Slice;
+        return new Batch(_aug.LargeViews, _aug.SmallViews, slice.BatchUnlabelled, slice.BatchLabelled, _aug.Channels, _aug.LargeSize, _aug.SmallSize,
             r => { if (!_disposed) _pool.Add(r); });
     }
 
@@ -142,14 +151,24 @@ public sealed class BatchPipeline : IDisposable
 
     private void Fill(Batch batch, long step)
     {
-        int bu = Options.BatchUnlabelled, bl = Options.BatchLabelled, b = bu + bl;
+        var slice = Options.Slice;
+        int bu = slice.BatchUnlabelled, bl = slice.BatchLabelled, b = bu + bl;
         batch.Step = step;
-        Span<long> lEpochs = bl <= 1024 ? stackalloc long[bl] : new long[bl];
-        Sampler.Indices(step, batch.Indices.AsSpan(0, bu), batch.Indices.AsSpan(bu, bl), lEpochs);
+        var epochs = new long[bl];
+        if (slice.IsWhole) Sampler.Indices(step, batch.Indices.AsSpan(0, bu), batch.Indices.AsSpan(bu, bl), epochs);
+        else
+        {
+            // The whole job's images for the step, then this rank's part of them.
+            int jbu = slice.JobBatchUnlabelled, jbl = slice.JobBatchLabelled;
+            var job = new int[jbu + jbl];
+            var jobEpochs = new long[jbl];
+            Sampler.Indices(step, job.AsSpan(0, jbu), job.AsSpan(jbu, jbl), jobEpochs);
+            for (int j = 0; j < b; j++) batch.Indices[j] = job[slice.JobPosition(j)];
+            for (int j = 0; j < bl; j++) epochs[j] = jobEpochs[slice.JobPosition(bu + j) - jbu];
+        }
         long uEpoch = bu > 0 ? Sampler.UnlabelledEpoch(step) : 0;
         batch.UnlabelledEpoch = uEpoch;
-        batch.LabelledEpoch = bl > 0 ? lEpochs[0] : 0;
-        var epochs = lEpochs.ToArray();
+        batch.LabelledEpoch = bl > 0 ? epochs[0] : 0;
 
         Parallel.For(0, b, new ParallelOptions { MaxDegreeOfParallelism = _workers },
             () => _scratch.TryTake(out var s) ? s : new WorkerScratch(),
@@ -177,7 +196,7 @@ public sealed class BatchPipeline : IDisposable
             // split for labelled slots, so the label stays a true one) and count it.
             Diagnostics.CountReplacement();
             if (attempt >= 100) throw new InvalidOperationException($"{_data.Name}: 100 consecutive images failed to decode near step {step}; see the skipped-file warnings.");
-            var rr = CounterRng.For(Options.Seed, RngStream.Replacement, step, j, attempt);
+            var rr = CounterRng.For(Options.Seed, RngStream.Replacement, step, Options.Slice.JobPosition(j), attempt);
             index = isLabelled ? _labelled[rr.NextInt(_labelled.Length)] : rr.NextInt(_data.Count);
         }
         batch.Indices[j] = index;

@@ -6,7 +6,8 @@ namespace SemPPL.Trainer.Runtime;
 /// <summary>
 /// Binds a graph by its contract (<see cref="GraphContract"/>, from manifest.json or from an in-memory graph), never by a
 /// name: a state read binds the state's Current buffer (Next when an earlier graph of the step wrote it), a state write its
-/// Next buffer, a passed value the device tensor of that value, a host-fed input or host result the host tensor of its role.
+/// Next buffer, a passed value the device tensor of that value, a host-fed input or host result the host tensor of its role,
+/// a gathered input the tensor the all-gather fills, a summed input the passed value the all-reduce sums in place.
 /// </summary>
 public static class ContractBinder
 {
@@ -22,6 +23,9 @@ public static class ContractBinder
                 case IoKind.StateRead: b.ReadCurrent(io.Name, io.Tensor!); break;
                 case IoKind.HostFed: b.Input(io.Name, tensors[io.Role!.Value]); break;
                 case IoKind.Passed: b.Input(io.Name, tensors.Passed(io.Tensor!)); break;
+                case IoKind.Gathered: b.Input(io.Name, tensors.Gathered(io.Name)); break;
+                // Summed in place: the all-reduce overwrites the passed value before its reader runs.
+                case IoKind.Summed: b.Input(io.Name, tensors.Passed(io.Tensor!)); break;
                 default: throw new InvalidDataException($"graph '{runner.Name}': input '{io.Name}' has the output kind {io.Kind}");
             }
         }
@@ -107,7 +111,16 @@ public sealed class GraphTensors : IDisposable
             }
             _passed.Allocate(io.Tensor!, io.ElementType, io.Shape);
         }
+        foreach (var io in contract.Inputs.Where(i => i.Kind == IoKind.Gathered))
+            if (!_passed.Contains(GatheredKey(io.Name))) _passed.Allocate(GatheredKey(io.Name), io.ElementType, io.Shape);
     }
+
+    /// <summary>The tensor a data-parallel all-gather fills for gathered input <paramref name="input"/> ([WorldSize, ...]).</summary>
+    public DeviceTensor Gathered(string input) => _passed.TryGet(GatheredKey(input), out var t) ? t
+        : throw new InvalidDataException($"gathered input '{input}' has no tensor");
+
+    // Gathered tensors share the passed store under a key no passed value can have (names hold no '|').
+    private static string GatheredKey(string input) => "gathered|" + input;
 
     /// <summary>Supplies the device tensor of a passed value before any graph allocates it (a view into a flat buffer); takes ownership of the tensor object.</summary>
     public DeviceTensor ProvidePassed(DeviceTensor tensor) => _passed.Add(tensor);

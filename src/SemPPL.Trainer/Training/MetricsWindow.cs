@@ -31,18 +31,14 @@ public sealed class MetricsWindow : IDisposable
     public StepMetrics? Last { get; private set; }
 
     /// <summary>The metrics of the step just run; logs them (and starts a new window) when the step is due or the last.</summary>
-    public StepMetrics Record(Batch batch, StepSchedule schedule, bool isLast)
+    /// <param name="jobPseudo">A data-parallel job's pseudo-label score over all ranks (default: this process's batch).</param>
+    public StepMetrics Record(Batch batch, StepSchedule schedule, bool isLast, PseudoLabelScore? jobPseudo = null)
     {
         long step = batch.Step;
-        var pseudo = _graphs.PseudoLabels.HostSpan<long>();
-        for (int i = 0; i < pseudo.Length; i++)
-        {
-            long truth = batch.UnlabelledTrueLabels[i];
-            if (truth < 0) continue;
-            _pseudoKnown++;
-            if (pseudo[i] == truth) _pseudoCorrect++;
-        }
-        _images += _graphs.Manifest.Shapes.Batch;
+        var pseudo = jobPseudo ?? PseudoLabelScore.Of(_graphs.PseudoLabels.HostSpan<long>(), batch.UnlabelledTrueLabels);
+        _pseudoKnown += pseudo.Known;
+        _pseudoCorrect += pseudo.Correct;
+        _images += _graphs.Manifest.Shapes.GlobalBatch;
 
         var m = Last = new StepMetrics
         {

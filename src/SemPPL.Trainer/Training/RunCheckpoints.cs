@@ -1,6 +1,7 @@
 using SemPPL.Config;
 using SemPPL.GraphGen.Onnx;
 using SemPPL.Trainer.Checkpoints;
+using SemPPL.Trainer.DataParallel;
 
 namespace SemPPL.Trainer.Training;
 
@@ -16,11 +17,16 @@ public sealed class RunCheckpoints
 
     private readonly RunSetup _setup;
     private readonly CheckpointStore _store;
+    private readonly TrainingJob? _job;
+    private readonly ReplicaStatistics? _replicaStatistics;
 
-    public RunCheckpoints(RunSetup setup, Action<string> log)
+    /// <param name="job">A data-parallel job: every rank averages its BatchNorm statistics at each checkpoint, rank 0 alone writes it.</param>
+    public RunCheckpoints(RunSetup setup, Action<string> log, TrainingJob? job = null)
     {
         _setup = setup;
         _store = new CheckpointStore(setup.Folder.Root, setup.Config.Training.KeepCheckpoints, w => log($"warning: {w}"));
+        _job = job;
+        if (job is not null) _replicaStatistics = new ReplicaStatistics(setup.Manifest);
     }
 
     /// <summary>The step of the newest checkpoint written or loaded (what a divergence falls back to); null before any.</summary>
@@ -47,6 +53,7 @@ public sealed class RunCheckpoints
     public void SaveIfDue(StepGraphs graphs, long nextStep, bool force)
     {
         if (nextStep % _setup.Config.Training.CheckpointEvery != 0 && !force) return;
+        if (_job is not null) _replicaStatistics!.Average(graphs, _job.Communicators.Host);
         var meta = new Dictionary<string, string>
         {
             [MetaConfigHash] = _setup.Manifest.ConfigHash,
@@ -61,7 +68,7 @@ public sealed class RunCheckpoints
         foreach (var (name, t) in tensors)
             if (t.Type == DType.Float && Array.FindIndex(t.Floats, v => !float.IsFinite(v)) is var i and >= 0)
                 throw new TrainingDivergedException(nextStep - 1, name, t.Floats[i], LastGood);
-        _store.Save(nextStep, tensors, meta);
+        if (_job is null || _job.IsPrimary) _store.Save(nextStep, tensors, meta);
         LastGood = nextStep;
     }
 }

@@ -37,7 +37,8 @@ public sealed class RunSetup
     /// </summary>
     /// <param name="resume">Continue the run in the folder: reuse its split and its newest readable checkpoint.</param>
     /// <param name="force">Start over in a folder that holds a run (or whose checkpoints are unreadable), removing its outputs.</param>
-    public static RunSetup Prepare(SemPPLConfig config, RunFolder folder, bool resume, Action<string> log, bool force = false)
+    /// <param name="worldSize">Ranks of a data-parallel job (this is rank 0); the artifact set is made for them.</param>
+    public static RunSetup Prepare(SemPPLConfig config, RunFolder folder, bool resume, Action<string> log, bool force = false, int worldSize = 1)
     {
         ConfigValidator.Validate(config);
         ConfigValidator.CheckPaths(config);
@@ -65,6 +66,7 @@ public sealed class RunSetup
             : LabelledSplit.Create(data.Train, config.Data, config.Seed);
         var resolved = ResolvedConfig.Resolve(config, data.Train.Count, split.Count);
         if (checkpoint is not null) ResumeCheck.Checkpoint(checkpoint, ConfigHash.Compute(config, split.Count), config.Seed, resolved.TotalSteps);
+        DataParallelLayout.Split(config.Training, worldSize); // a batch that does not divide among the ranks is refused before anything is written
 
         // Every check passed: from here on the folder is written.
         if (force && !continues && folder.HoldsRun)
@@ -75,11 +77,35 @@ public sealed class RunSetup
         folder.Create();
         if (!continues) split.Save(folder.Split, data.Train);
         ConfigLoader.Save(config, folder.Config);
-        var manifest = EnsureArtifacts(config, split.Count, folder.Artifacts, log);
+        var manifest = EnsureArtifacts(config, split.Count, folder.Artifacts, log, worldSize);
         return new RunSetup(config, folder, data, split, resolved, manifest) { _resumeCheckpoint = checkpoint };
     }
 
+    /// <summary>
+    /// A rank other than 0 of a data-parallel job: its own data set and artifact set (in <paramref name="rankFolder"/>, which
+    /// holds nothing else), rank 0's labelled split and resume checkpoint (<see cref="SemPPL.Trainer.DataParallel.JobSetup"/>).
+    /// </summary>
+    public static RunSetup PrepareRank(SemPPLConfig config, RunFolder rankFolder, int[] splitIndices, Checkpoint? checkpoint, int worldSize, Action<string> log)
+    {
+        ConfigValidator.Validate(config);
+        ConfigValidator.CheckPaths(config);
+        var diagnostics = new DataDiagnostics();
+        diagnostics.Warning += w => log($"warning: {w}");
+        var data = DatasetFactory.Open(config.Data, config.Augment.Channels, config.Seed, diagnostics);
+        if (data.Train.NumClasses != config.Model.NumClasses)
+            throw new ConfigException($"model.num_classes: {config.Model.NumClasses} does not match the data set's {data.Train.NumClasses} classes");
+        if (splitIndices.Any(i => i < 0 || i >= data.Train.Count))
+            throw new InvalidDataException($"rank 0's labelled split names images beyond this rank's {data.Train.Count:N0}: every rank needs the same data");
+        var split = new LabelledSplit(splitIndices, "from rank 0", config.Seed);
+        var resolved = ResolvedConfig.Resolve(config, data.Train.Count, split.Count);
+        var manifest = EnsureArtifacts(config, split.Count, rankFolder.Artifacts, log, worldSize);
+        return new RunSetup(config, rankFolder, data, split, resolved, manifest) { _resumeCheckpoint = checkpoint };
+    }
+
     private Checkpoint? _resumeCheckpoint;
+
+    /// <summary>The file of the checkpoint the run resumes from, until <see cref="TakeResumeCheckpoint"/> hands it out.</summary>
+    public string? ResumeCheckpointFile => _resumeCheckpoint?.Path;
 
     /// <summary>The checkpoint <see cref="Prepare"/> read and checked for a resume (null when the run starts at step 0); handed out once, so its host copy can be freed.</summary>
     public Checkpoint? TakeResumeCheckpoint()

@@ -1,4 +1,5 @@
 using SemPPL.Data.Pipeline;
+using SemPPL.Trainer.DataParallel;
 using SemPPL.Trainer.Runtime;
 
 namespace SemPPL.Trainer.Training;
@@ -19,14 +20,18 @@ public sealed class SemPPLTrainer
     {
         var config = setup.Config;
         var log = options.Log;
-        using var factory = OpenDevice(config, log);
-        using var graphs = new StepGraphs(factory, setup.Folder.Artifacts, setup.Manifest);
-        var checkpoints = new RunCheckpoints(setup, log);
+        var job = options.Job;
+        using var factory = OpenDevice(config, log, job);
+        using var graphs = new StepGraphs(factory, setup.Folder.Artifacts, setup.Manifest, job?.Communicators.Data);
+        var checkpoints = new RunCheckpoints(setup, log, job);
         long start = checkpoints.Restore(graphs, options.Resume, log);
         long end = Math.Min(setup.Resolved.TotalSteps, options.StopAtStep ?? long.MaxValue);
+        if (job is not null) StartCheck.Run(job, setup, graphs, start);
 
-        using var pipeline = new BatchPipeline(setup.Data.Train, setup.Split, config.Augment, PipelineOptions.From(config), setup.Data.Diagnostics);
-        var inputs = new StepInputs(graphs, config, setup.Resolved);
+        var pipelineOptions = PipelineOptions.From(config) with { Rank = job?.Rank ?? 0, WorldSize = job?.WorldSize ?? 1 };
+        using var pipeline = new BatchPipeline(setup.Data.Train, setup.Split, config.Augment, pipelineOptions, setup.Data.Diagnostics);
+        var inputs = new StepInputs(graphs, config, setup.Resolved, pipelineOptions.Slice);
+        var agreement = job is null ? null : new JobAgreement(graphs, job.Communicators.Host);
         var divergence = new DivergenceCheck(graphs);
         using var metrics = new MetricsWindow(graphs, setup.Folder.Metrics, start, config.Training.LogEvery, pipeline.StepsPerEpoch);
         var timings = options.ProfileGraphs ? new StepTimings(graphs.GraphNames) : null;
@@ -41,12 +46,15 @@ public sealed class SemPPLTrainer
                 bool isLast = step + 1 == end;
                 var schedule = inputs.Stage(batch);
                 graphs.RunStep(timings);
+                bool stop = options.Stop?.IsRequested == true;
+                PseudoLabelScore? jobPseudo = null;
+                if (agreement is not null) (jobPseudo, stop) = agreement.Reduce(batch, stop);
                 divergence.Check(step, checkpoints.LastGood);
-                var latest = metrics.Record(batch, schedule, isLast);
+                var latest = metrics.Record(batch, schedule, isLast, jobPseudo);
                 checkpoints.SaveIfDue(graphs, step + 1, force: isLast);
                 var progress = clock.StepDone(step, latest);
                 options.Progress?.Invoke(progress);
-                if (options.Stop?.IsRequested == true && !isLast)
+                if (stop && !isLast)
                 {
                     if (checkpoints.LastGood != step + 1) checkpoints.SaveIfDue(graphs, step + 1, force: true);
                     interrupted = true;
@@ -54,14 +62,17 @@ public sealed class SemPPLTrainer
                 }
             }
         }
-        return new TrainingResult(clock.StepsRun, start + clock.StepsRun, metrics.Last, clock.ImagesPerSecond(setup.Manifest.Shapes.Batch),
+        return new TrainingResult(clock.StepsRun, start + clock.StepsRun, metrics.Last, clock.ImagesPerSecond(setup.Manifest.Shapes.GlobalBatch),
             timings, setup.Data.Diagnostics.Summary(), metrics.Logged) { Interrupted = interrupted };
     }
 
-    private static SessionFactory OpenDevice(SemPPL.Config.SemPPLConfig config, Action<string> log)
+    /// <summary>The run's device; a rank of a job on CUDA takes device LOCAL_RANK (one GPU per rank on each machine).</summary>
+    private static SessionFactory OpenDevice(SemPPL.Config.SemPPLConfig config, Action<string> log, TrainingJob? job)
     {
-        var factory = new SessionFactory(ExecutionDevice.Parse(config.Device), SessionSettings.ForRun(config.Threads), log);
-        log($"device: {factory.Description}");
+        var device = ExecutionDevice.Parse(config.Device);
+        if (job is not null) device = device.ForRank(job.Launch);
+        var factory = new SessionFactory(device, SessionSettings.ForRun(config.Threads), log);
+        log($"device: {factory.Description}{(job is null ? "" : $" ({job})")}");
         if (!factory.IsCuda)
             log($"cpu: {factory.IntraOpThreads} ONNX Runtime thread{(factory.IntraOpThreads == 1 ? "" : "s")} (config key threads), convolutions " +
                 (factory.LowersConvolutions ? $"on NCHWc kernels (block {NchwcSupport.BlockSize})" : "as written"));

@@ -14,9 +14,10 @@ namespace SemPPL.Trainer.Training;
 /// <see cref="PingPongState"/>: every graph reads the Current buffer of a state tensor and writes its
 /// Next buffer, and one Flip per step swaps them (binding an output onto its own input is wrong in ORT).
 /// Bindings are built once; a step uploads only the batch and the host-drawn random tensors.
-/// Gradients are explicit device tensors between train and optimizer. Given a communicator, they are views into one flat
-/// buffer (<see cref="FlatGradients"/>) that is averaged over the ranks in one all-reduce before the optimizer runs; without
-/// one (a single process) they are separate tensors and nothing runs between the two graphs.
+/// Gradients are explicit device tensors between train and optimizer. Given a communicator (a data-parallel job), they are
+/// views into one flat buffer (<see cref="FlatGradients"/>) that is averaged over the ranks in one all-reduce before the
+/// optimizer runs, and the collectives the set declares (<see cref="StepCollectives"/>) run before the graphs that read
+/// them; without one (a single process) they are separate tensors and nothing runs between the graphs.
 /// </summary>
 public sealed class StepGraphs : IDisposable
 {
@@ -24,11 +25,17 @@ public sealed class StepGraphs : IDisposable
     private readonly List<PingPongBinding> _step = [];
     private readonly ICommunicator? _gradientAverage;
     private readonly FlatGradients? _gradients;
+    private readonly StepCollectives? _collectives;
     private readonly int _optimizerIndex = -1;
 
-    /// <param name="gradientAverage">Averages the gradients over the ranks between train and optimizer; null in a single process.</param>
+    /// <param name="gradientAverage">The data plane of a data-parallel job (averages the gradients between train and optimizer,
+    /// runs the set's gathers and sums); null in a single process.</param>
     public StepGraphs(SessionFactory factory, string artifactDir, Manifest manifest, ICommunicator? gradientAverage = null)
     {
+        if (gradientAverage is null && manifest.Shapes.WorldSize != 1)
+            throw new InvalidDataException($"the artifact set is for {manifest.Shapes.WorldSize} ranks but this process runs alone; regenerate it");
+        if (gradientAverage is not null && gradientAverage.WorldSize != manifest.Shapes.WorldSize)
+            throw new InvalidDataException($"the artifact set is for {manifest.Shapes.WorldSize} rank(s) but the job has {gradientAverage.WorldSize}; regenerate it");
         Manifest = manifest;
         State = Own(new PingPongState(factory));
         Tensors = Own(new GraphTensors(factory));
@@ -48,7 +55,9 @@ public sealed class StepGraphs : IDisposable
             Tensors.AllocateFor(entry.Contract);
             _step.Add(Own(ContractBinder.Bind(runner, entry.Contract, State, Tensors)));
         }
-        GraphNames = manifest.Step;
+        if (gradientAverage is not null) _collectives = new StepCollectives(gradientAverage, manifest.StepGraphs().Select(g => g.Graph.Contract).ToList(), Tensors);
+        // A job's collectives are timed as one more entry, so a profile shows their share of the step.
+        GraphNames = gradientAverage is null ? manifest.Step : [.. manifest.Step, CollectivesTiming];
         // Small float results read on the host every step (NaN check, metrics), with the names the set gives them.
         LossResults = manifest.StepGraphs().SelectMany(g => g.Graph.Outputs)
             .Where(o => o.Kind == IoKind.HostResult && o.ElementType == DType.Float && o.Shape.Length == 0)
@@ -73,7 +82,10 @@ public sealed class StepGraphs : IDisposable
     /// <summary>The step's scalar float host results (loss parts, classifier accuracy), loss parts first as the graphs list them.</summary>
     public IReadOnlyList<(string Name, HostRole Role)> LossResults { get; }
 
-    /// <summary>Graph keys in step order (for timings).</summary>
+    /// <summary>The timing entry of a data-parallel step's collectives (gradient all-reduce, gathers, sums).</summary>
+    public const string CollectivesTiming = "collectives";
+
+    /// <summary>Graph keys in step order, then <see cref="CollectivesTiming"/> in a data-parallel job (for timings).</summary>
     public IReadOnlyList<string> GraphNames { get; }
 
     /// <summary>The value of a scalar float host result after the last step.</summary>
@@ -91,14 +103,22 @@ public sealed class StepGraphs : IDisposable
     /// <summary>Runs one step's graphs in order, then swaps the state buffers.</summary>
     public void RunStep(StepTimings? timings = null)
     {
+        var communication = TimeSpan.Zero;
         for (int i = 0; i < _step.Count; i++)
         {
-            if (i == _optimizerIndex) _gradientAverage!.AllReduce(_gradients!.Buffer, ReduceOperation.Average);
+            if (_gradientAverage is not null)
+            {
+                long c0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                _collectives!.Before(i);
+                if (i == _optimizerIndex) _gradientAverage.AllReduce(_gradients!.Buffer, ReduceOperation.Average);
+                communication += System.Diagnostics.Stopwatch.GetElapsedTime(c0);
+            }
             if (timings is null) { _step[i].Run(); continue; }
             long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
             _step[i].Run();
             timings.Add(i, System.Diagnostics.Stopwatch.GetElapsedTime(t0));
         }
+        if (timings is not null && _gradientAverage is not null) timings.Add(_step.Count, communication);
         State.Flip();
     }
 

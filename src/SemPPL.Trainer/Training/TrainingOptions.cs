@@ -9,6 +9,8 @@ public sealed record TrainingOptions
     public long? StopAtStep { get; init; }
     /// <summary>Checked after each step: when requested, the trainer writes a checkpoint of the step reached and returns (<see cref="TrainingResult.Interrupted"/>).</summary>
     public StopRequest? Stop { get; init; }
+    /// <summary>This process's rank in a data-parallel job; null for one process (today's path, no collectives).</summary>
+    public SemPPL.Trainer.DataParallel.TrainingJob? Job { get; init; }
     /// <summary>Collect per-graph timings of the step.</summary>
     public bool ProfileGraphs { get; init; }
     public Action<string> Log { get; init; } = _ => { };
