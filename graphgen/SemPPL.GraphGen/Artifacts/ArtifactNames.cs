@@ -25,6 +25,8 @@ public static class ArtifactNames
     public const string Labels = "labels";
     public const string Negatives = "negatives";
     public const string Uniforms = "uniforms";
+    /// <summary>Data-parallel sets: the job's batch index of each of the rank's images.</summary>
+    public const string GlobalIndex = "batch.global_index";
 
     // Values passed between graphs on the device.
     public const string TargetEmbeddings = "target.embeddings";
@@ -35,6 +37,14 @@ public static class ArtifactNames
     public const string PositiveMask = "positive_mask";
     public const string PseudoLabels = "pseudo_labels";
     public const string BatchLabels = "batch_labels";
+    /// <summary>Data-parallel sets: the rank's images with semantic positives (sum of positive_mask).</summary>
+    public const string PositiveCount = "positive_count";
+
+    // Data-parallel sets: inputs filled by a collective over the ranks from a passed value.
+    public const string TargetEmbeddingsGathered = "target.embeddings.gathered";
+    public const string PushEmbeddingsGathered = "push.embeddings.gathered";
+    public const string PushLabelsGathered = "push.labels.gathered";
+    public const string PositiveCountSum = "positive_count.sum";
 
     // Train outputs.
     public const string Loss = "loss";

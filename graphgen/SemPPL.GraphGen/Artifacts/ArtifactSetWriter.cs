@@ -52,9 +52,12 @@ public static class ArtifactSetWriter
             var step = new List<(string File, GraphRole Role, BuiltGraph Built)>
             {
                 (TargetFile, GraphRole.Target, target),
-                (QueueFile, GraphRole.Queue, QueueGraph.Build(shapes.QueueCapacity, shapes.EmbeddingDim, shapes.QueuePush)),
+                (QueueFile, GraphRole.Queue, shapes.WorldSize == 1
+                    ? QueueGraph.Build(shapes.QueueCapacity, shapes.EmbeddingDim, shapes.QueuePush)
+                    : QueueGraph.BuildForRanks(shapes.QueueCapacity, shapes.EmbeddingDim, shapes.LargeViews, shapes.BatchLabelled, shapes.WorldSize)),
                 (PseudoLabelFile, GraphRole.PseudoLabel, PseudoLabelGraph.Build(shapes.LargeViews, shapes.BatchUnlabelled, shapes.BatchLabelled,
-                    shapes.QueueCapacity, shapes.EmbeddingDim, shapes.KnnK, shapes.SemanticPositives, shapes.NumClasses)),
+                    shapes.QueueCapacity, shapes.EmbeddingDim, shapes.KnnK, shapes.SemanticPositives, shapes.NumClasses,
+                    passPositiveCount: shapes.WorldSize > 1)),
                 (TrainFile, GraphRole.Train, train),
                 (OptimizerFile, GraphRole.Optimizer, OptimizerGraphFactory.Build(config.Optimizer, optimizerParams)),
                 (EmaFile, GraphRole.Ema, EmaGraph.Build(targetTensors)),

@@ -26,8 +26,10 @@ public static class PseudoLabelGraph
     /// <summary>Masked-out similarity: below any dot product of unit vectors.</summary>
     private const float Excluded = -1e9f;
 
+    /// <param name="passPositiveCount">Data-parallel sets: also output <c>positive_count</c> float [] = sum of positive_mask
+    /// (passed; summed over the ranks for train.onnx's semantic-positive normaliser).</param>
     public static BuiltGraph Build(long largeViews, long batchUnlabelled, long batchLabelled, long capacity, long dim,
-        long k, long semanticPositives, long numClasses)
+        long k, long semanticPositives, long numClasses, bool passPositiveCount = false)
     {
         long L = largeViews, Bu = batchUnlabelled, Bl = batchLabelled, C = capacity, D = dim, nSp = semanticPositives;
         if (L < 1 || Bu < 1 || Bl < 1 || C < 1 || D < 1 || nSp < 1 || numClasses < 1)
@@ -92,6 +94,11 @@ public static class PseudoLabelGraph
             .Passed(TargetUnlabelled).HostFed(Labels, HostRole.Labels).StateRead(QueueEmbeddings).StateRead(QueueLabels).StateRead(QueueCount)
             .HostFed(Uniforms, HostRole.Uniforms)
             .HostResult(PseudoLabels, HostRole.PseudoLabels).Passed(BatchLabels).Passed(Positives).Passed(PositiveMask);
+        if (passPositiveCount)
+        {
+            g.Output(g.ReduceSum(mask), PositiveCount);
+            contract.Passed(PositiveCount);
+        }
         return new BuiltGraph(g, contract.Finish(g));
     }
 }

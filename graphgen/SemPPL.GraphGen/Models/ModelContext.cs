@@ -140,9 +140,67 @@ public sealed class ModelContext
         string name = Scope + localName;
         if (!_buffersByName.TryGetValue(name, out var b)) throw new KeyNotFoundException($"no buffer '{name}' to update");
         if (!updated.Shape.SequenceEqual(b.Spec.Shape)) throw ShapeException.For("UpdateBuffer", $"'{name}' must keep shape {Shapes.Str(b.Spec.Shape)}", updated);
+        if (_group is { } group)
+        {
+            if (!group.Updates[group.Current].TryAdd(name, updated)) group.Updates[group.Current][name] = updated;
+            if (!group.Order.Contains(name)) group.Order.Add(name);
+            _current[name] = updated;
+            return;
+        }
+        Commit(name, updated);
+    }
+
+    private void Commit(string name, Value updated)
+    {
         if (_updated.TryAdd(name, updated)) _updatedOrder.Add(name);
         else _updated[name] = updated;
         _current[name] = updated;
+    }
+
+    private GroupScope? _group;
+
+    /// <summary>The running statistics' values where a group scope began, and each group's updates.</summary>
+    private sealed class GroupScope(Dictionary<string, Value> start, int groups)
+    {
+        public Dictionary<string, Value> Start { get; } = start;
+        public Dictionary<string, Value>[] Updates { get; } = Enumerable.Range(0, groups).Select(_ => new Dictionary<string, Value>()).ToArray();
+        public List<string> Order { get; } = [];
+        public int Current { get; set; }
+    }
+
+    /// <summary>
+    /// Ghost BatchNorm: runs <paramref name="build"/> once per group (the forward of one group of the batch, so every
+    /// BatchNorm inside uses that group's batch statistics). Each group's running-statistic updates start from the values
+    /// the statistics had when the scope began, and at its end every updated statistic becomes the mean of the groups'
+    /// updated values: m r + (1 - m) mean_j(batch statistic of group j). Later forwards chain from that mean as usual.
+    /// </summary>
+    public IReadOnlyList<T> InBatchNormGroups<T>(int groups, Func<int, T> build)
+    {
+        if (groups < 1) throw new ArgumentOutOfRangeException(nameof(groups), groups, "at least one group");
+        if (_group is not null) throw new InvalidOperationException("BatchNorm group scopes do not nest");
+        var scope = new GroupScope(new Dictionary<string, Value>(_current), groups);
+        _group = scope;
+        var results = new List<T>(groups);
+        try
+        {
+            for (int j = 0; j < groups; j++)
+            {
+                scope.Current = j;
+                // Every group starts from the scope's starting values (a buffer first requested inside the scope starts at its input).
+                foreach (var name in _current.Keys.ToList())
+                    _current[name] = scope.Start.TryGetValue(name, out var v) ? v : _buffersByName[name].Input;
+                results.Add(build(j));
+            }
+        }
+        finally { _group = null; }
+        foreach (var name in scope.Order)
+        {
+            var values = scope.Updates.Select((u, j) => u.TryGetValue(name, out var v) ? v
+                : throw new InvalidOperationException($"buffer '{name}' was updated by some BatchNorm groups but not by group {j}")).ToList();
+            var sum = values.Skip(1).Aggregate(values[0], Graph.Add);
+            Commit(name, Graph.Mul(sum, 1f / groups));
+        }
+        return results;
     }
 
     /// <summary>

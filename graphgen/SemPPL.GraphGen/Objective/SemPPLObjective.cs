@@ -8,13 +8,28 @@ namespace SemPPL.GraphGen.Objective;
 /// V = L + S online views (the L large views first), B images, D embedding size.
 /// </summary>
 /// <param name="Online">[V, B, D] float: l2-normalised online predictions p (differentiated).</param>
-/// <param name="Target">[L, B, D] float: l2-normalised target embeddings z (constant; the objective stops its gradient too).</param>
+/// <param name="Target">[L, B, D] float: l2-normalised target embeddings z (constant; the objective stops its gradient too).
+/// With a <see cref="ObjectiveInputs.Job"/>: the job's [L, WorldSize B, D].</param>
 /// <param name="NegativeIndices">[L, B, nNeg] int64: for target view l and image i, indices of OTHER images of the batch whose
-/// view-l target embedding is a negative (host-drawn; "all" = every other image, nNeg = B - 1).</param>
+/// view-l target embedding is a negative (host-drawn; "all" = every other image, nNeg = B - 1). With a job: rows of the job's target.</param>
 /// <param name="Positives">[B, nSp, D] float: drawn semantic-positive queue embeddings (constant). Rows of images without
 /// positives are ignored (replaced by zeros in-graph, so any content, even NaN, is harmless).</param>
 /// <param name="PositiveMask">[B] float: 1 where image i has semantic positives, 0 otherwise.</param>
-public sealed record ObjectiveInputs(Value Online, Value Target, Value NegativeIndices, Value Positives, Value PositiveMask);
+public sealed record ObjectiveInputs(Value Online, Value Target, Value NegativeIndices, Value Positives, Value PositiveMask)
+{
+    /// <summary>Data-parallel sets: the rank's place in the job (null: one process, Target is this batch's).</summary>
+    public ObjectiveJob? Job { get; init; }
+}
+
+/// <summary>
+/// One rank of a data-parallel job (docs/method.md, "Data-parallel training"). The objective's Target is then the job's
+/// [L, B_global = WorldSize B, D] and the negative indices index it; the loss is this rank's share, so that the mean over
+/// the ranks (what the gradient all-reduce takes) is the one-process loss of the job's batch.
+/// </summary>
+/// <param name="GlobalIndex">[B] int64: the job's batch index of each of this rank's images (its own target row).</param>
+/// <param name="PositiveCountSum">[] float: the job's images with semantic positives (positive_mask summed over the ranks).</param>
+/// <param name="WorldSize">Ranks of the job.</param>
+public sealed record ObjectiveJob(Value GlobalIndex, Value PositiveCountSum, int WorldSize);
 
 /// <summary>Objective constants: view counts and tau, c, alpha, lambda (docs/method.md, "The objective").</summary>
 public sealed record ObjectiveSettings(int LargeViews, int SmallViews, float Temperature, float C, float Alpha, float Lambda)
@@ -65,23 +80,29 @@ public static class SemPPLObjective
         if (online.Rank != 3 || online.Shape[0] != V || !online.IsStatic)
             throw ShapeException.For("SemPPLObjective", $"online must be static [V = {V}, B, D]", online);
         long B = online.Shape[1], D = online.Shape[2];
-        if (!target.Shape.SequenceEqual(new[] { L, B, D }) || target.Type != online.Type)
-            throw ShapeException.For("SemPPLObjective", $"target must be [L = {L}, B = {B}, D = {D}] of the online type", online, target);
+        var job = inputs.Job;
+        long Bt = B * (job?.WorldSize ?? 1); // the batch the target embeddings (and the negatives' indices) cover
+        if (!target.Shape.SequenceEqual(new[] { L, Bt, D }) || target.Type != online.Type)
+            throw ShapeException.For("SemPPLObjective", $"target must be [L = {L}, B = {Bt}, D = {D}] of the online type", online, target);
         if (negIdx.Rank != 3 || negIdx.Type != DType.Int64 || negIdx.Shape[0] != L || negIdx.Shape[1] != B)
             throw ShapeException.For("SemPPLObjective", $"negative indices must be int64 [L = {L}, B = {B}, nNeg]", negIdx);
         long nNeg = negIdx.Shape[2];
-        if (nNeg < 1 || nNeg > B - 1) throw ShapeException.For("SemPPLObjective", $"nNeg must be in [1, B - 1 = {B - 1}]", negIdx);
+        if (nNeg < 1 || nNeg > Bt - 1) throw ShapeException.For("SemPPLObjective", $"nNeg must be in [1, B - 1 = {Bt - 1}]", negIdx);
+        if (job is not null && (job.WorldSize < 1 || !job.GlobalIndex.Shape.SequenceEqual(new[] { B }) || job.GlobalIndex.Type != DType.Int64
+                                || job.PositiveCountSum.Rank != 0 || job.PositiveCountSum.Type != online.Type))
+            throw ShapeException.For("SemPPLObjective", $"the job's global index must be int64 [B = {B}] and its positive count a scalar of the online type",
+                job.GlobalIndex, job.PositiveCountSum);
         if (positives.Rank != 3 || positives.Shape[0] != B || positives.Shape[2] != D || positives.Type != online.Type)
             throw ShapeException.For("SemPPLObjective", $"positives must be [B = {B}, nSp, D = {D}]", positives);
         long nSp = positives.Shape[1];
         if (!mask.Shape.SequenceEqual(new[] { B }) || mask.Type != online.Type)
             throw ShapeException.For("SemPPLObjective", $"positive mask must be [B = {B}] of the online type", mask);
 
-        return g.InScope("objective.", () => BuildCore(g, online, target, negIdx, positives, mask, s, L, V, B, D, nNeg, nSp));
+        return g.InScope("objective.", () => BuildCore(g, online, target, negIdx, positives, mask, job, s, L, V, B, Bt, D, nNeg, nSp));
     }
 
     private static ObjectiveOutputs BuildCore(GraphBuilder g, Value online, Value target, Value negIdx, Value positives, Value mask,
-        ObjectiveSettings s, int L, int V, long B, long D, long nNeg, long nSp)
+        ObjectiveJob? job, ObjectiveSettings s, int L, int V, long B, long Bt, long D, long nNeg, long nSp)
     {
         var type = online.Type;
         float invTau = 1f / s.Temperature;
@@ -90,11 +111,9 @@ public static class SemPPLObjective
 
         // ---- augmentation candidates: logits[m, i, l, c], c = 0 the positive z_i^l, c >= 1 the negatives N_i^l
         var z = g.StopGradient(target);
-        var all = g.MatMul(g.Reshape(online, V * B, D), g.Transpose(g.Reshape(z, L * B, D), 1, 0)); // [V*B, L*B]
-        var all4 = g.Reshape(g.Mul(all, invTau), V, B, L, B);                                       // [m, i, l, j]
-        var self = new long[L * B];
-        for (int l = 0; l < L; l++) for (long i = 0; i < B; i++) self[l * B + i] = i;
-        var cand = g.Concat([g.Constant(HostTensor.Int64([L, B, 1], self), "self_index"), negIdx], 2);  // [L, B, C]
+        var all = g.MatMul(g.Reshape(online, V * B, D), g.Transpose(g.Reshape(z, L * Bt, D), 1, 0)); // [V*B, L*Bt]
+        var all4 = g.Reshape(g.Mul(all, invTau), V, B, L, Bt);                                       // [m, i, l, j]
+        var cand = g.Concat([SelfIndex(g, job, L, B), negIdx], 2);                                   // [L, B, C]
         var candIdx = g.Expand(g.Unsqueeze(g.Transpose(cand, 1, 0, 2), 0), V, B, L, C);               // [V, B, L, C]
         var logits = g.GatherElements(all4, candIdx, 3);                                               // [V, B, L, C]
         var logProb = g.LogSoftmax(logits, -1);
@@ -124,8 +143,10 @@ public static class SemPPLObjective
             var spLogProb = g.LogSoftmax(spCand, -1);                                                      // [m, i, l, s, C]
 
             var imageMask = g.Reshape(mask, 1, B, 1, 1, 1);
-            var count = g.Max(g.ReduceSum(mask), g.Scalar(1.0, type));                                     // images with positives (>= 1)
-            var invCount = g.Reciprocal(count);
+            // Images with positives (>= 1). A rank divides by the job's count times 1 / WorldSize, so the ranks' mean is the job's mean.
+            var invCount = job is null
+                ? g.Reciprocal(g.Max(g.ReduceSum(mask), g.Scalar(1.0, type)))
+                : g.Div(g.Scalar(job.WorldSize, type), g.Max(job.PositiveCountSum, g.Scalar(1.0, type)));
             var spSum = g.ReduceSum(g.Mul(g.Slice(spLogProb, [0], [1], [4]), imageMask));
             sempos = g.Mul(g.Mul(spSum, invCount), -1f / (V * L * nSp));
 
@@ -149,6 +170,15 @@ public static class SemPPLObjective
             InvarianceAugmentation = invAugm,
             InvarianceSemanticPositive = invSempos,
         };
+    }
+
+    /// <summary>[L, B, 1]: the target column of each image's own (positive) embedding: i in one process, its job index in a rank.</summary>
+    private static Value SelfIndex(GraphBuilder g, ObjectiveJob? job, int L, long B)
+    {
+        if (job is not null) return g.Expand(g.Reshape(job.GlobalIndex, 1, B, 1), L, B, 1);
+        var self = new long[L * B];
+        for (int l = 0; l < L; l++) for (long i = 0; i < B; i++) self[l * B + i] = i;
+        return g.Constant(HostTensor.Int64([L, B, 1], self), "self_index");
     }
 
     /// <summary>Constant [a, 1, b, 1...] = 1 where a != b.</summary>

@@ -50,5 +50,20 @@ public class GraphContractTests
         Assert.Equal(2, GraphContract.InStepOrder([producer, reader]).Count);
     }
 
+    [Fact]
+    public void A_step_refuses_a_gathered_or_summed_input_whose_value_no_earlier_graph_passes()
+    {
+        var producer = new GraphContract([], [Io("out", IoKind.Passed, "v")]);
+        foreach (var kind in new[] { IoKind.Gathered, IoKind.Summed })
+        {
+            var reader = new GraphContract([Io("in", kind, "v")], []);
+            var e = Assert.Throws<InvalidOperationException>(() => GraphContract.InStepOrder([reader, producer]));
+            Assert.Contains("'v'", e.Message);
+            e = Assert.Throws<InvalidOperationException>(() => GraphContract.InStepOrder([producer, new GraphContract([Io("in", kind, "w")], [])]));
+            Assert.Contains("'w'", e.Message);
+            Assert.Equal(2, GraphContract.InStepOrder([producer, reader]).Count);
+        }
+    }
+
     private static GraphIo Io(string name, IoKind kind, string tensor) => new(name, "float", [1]) { Kind = kind, Tensor = tensor };
 }
