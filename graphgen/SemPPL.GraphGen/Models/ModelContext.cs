@@ -25,6 +25,7 @@ public enum ModelMode
 /// <see cref="Buffer"/> / <see cref="BatchNorm"/>: running statistics are graph inputs too; in Training
 /// mode each BatchNorm consumes the current running statistics and replaces them with the updated ones,
 /// so several forwards (views 1..V) chain their updates; <see cref="UpdatedBuffers"/> holds the final values.
+/// Inside <see cref="InBatchNormGroups{T}"/> (ghost BatchNorm) the groups' updates are averaged instead of chained.
 /// </para>
 /// </summary>
 public sealed class ModelContext
@@ -142,7 +143,7 @@ public sealed class ModelContext
         if (!updated.Shape.SequenceEqual(b.Spec.Shape)) throw ShapeException.For("UpdateBuffer", $"'{name}' must keep shape {Shapes.Str(b.Spec.Shape)}", updated);
         if (_group is { } group)
         {
-            if (!group.Updates[group.Current].TryAdd(name, updated)) group.Updates[group.Current][name] = updated;
+            group.Updates[group.Current][name] = updated;
             if (!group.Order.Contains(name)) group.Order.Add(name);
             _current[name] = updated;
             return;
