@@ -1,9 +1,14 @@
-// One rank of a 2-rank test, started as `mpirun -np N dotnet SemPPL.Distributed.Probe.dll <mode> [timeout-seconds]`:
+// One rank of a multi-rank test, started as `mpirun -np N dotnet SemPPL.Distributed.Probe.dll <mode> [timeout-seconds]`:
 //   collectives  every collective of MpiCommunicator with values that depend on the rank, checked on every rank
 //   die          the last rank kills itself (SIGKILL) while the others enter an all-reduce
 //   hang         the last rank sleeps while the others enter an all-reduce (the watchdog must end them)
-//   nccl         the collectives' checks over NcclCommunicator on each rank's GPU (device buffers staged from the host);
-//                needs NCCL (SEMPPL_NCCL_LIBRARY or LD_LIBRARY_PATH) and one GPU per rank
+//   nccl         the collectives' checks over NcclCommunicator on each rank's GPU (host arrays staged through a device
+//                buffer); needs NCCL (SEMPPL_NCCL_LIBRARY or LD_LIBRARY_PATH) and one GPU per rank
+// or, without MPI, as each rank of a torchrun-style launch (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT):
+//   rendezvous      JobCommunicators.Open on CUDA (NCCL joined at MASTER_ADDR:MASTER_PORT): the checks over the host
+//                   plane (staged over NCCL) and an all-reduce on device memory through the data plane
+//   rendezvous-die  the last rank kills itself (SIGKILL) while the others enter an NCCL all-reduce: they must exit
+//                   non-zero with a message naming their rank within the timeout
 // Exit codes: 0 all checks held, 1 a check or a collective failed (message on stderr), 5 the collective watchdog fired.
 using SemPPL.Distributed;
 using SemPPL.Distributed.Launch;
@@ -16,6 +21,7 @@ var timeout = TimeSpan.FromSeconds(args.Length > 1 ? double.Parse(args[1], Syste
 try
 {
     var launch = ProcessLaunch.FromProcessEnvironment();
+    if (mode.StartsWith("rendezvous", StringComparison.Ordinal)) return Rendezvous.Run(mode, launch, timeout, WatchdogExitCode);
     using var comm = MpiCommunicator.Initialize(timeout, WatchdogExitCode);
     string me = $"rank {comm.Rank} of {comm.WorldSize}";
     Require(launch.Rank == comm.Rank && launch.WorldSize == comm.WorldSize && launch.Source == LaunchSource.OpenMpi,
@@ -30,8 +36,9 @@ try
             return 0;
         case "nccl":
             using (var nccl = NcclCommunicator.Create(comm, launch.CudaDevice, Environment.GetEnvironmentVariable(NcclCommunicator.LibraryPathVariable), timeout))
+            using (var staged = new DeviceStagedCommunicator(nccl, nccl.Staging))
             {
-                Collectives.Check(new DeviceStagedCommunicator(nccl, CudaDriver.Load()));
+                Collectives.Check(staged);
                 Console.WriteLine($"{me}: NCCL {nccl.Version} collectives ok on cuda:{launch.CudaDevice}");
             }
             return 0;
@@ -48,7 +55,7 @@ try
             Console.Error.WriteLine($"{me}: the all-reduce returned although a rank hangs");
             return 1;
         default:
-            Console.Error.WriteLine($"unknown mode '{mode}' (collectives, nccl, die, hang)");
+            Console.Error.WriteLine($"unknown mode '{mode}' (collectives, nccl, die, hang, rendezvous, rendezvous-die)");
             return 2;
     }
 }
@@ -128,5 +135,53 @@ internal static class Collectives
             throw new ProbeCheckFailed($"{me}: indexing null did not throw");
         }
         catch (NullReferenceException) { }
+    }
+}
+
+/// <summary>The torchrun-style modes: no MPI, NCCL joined at MASTER_ADDR:MASTER_PORT through JobCommunicators.</summary>
+internal static class Rendezvous
+{
+    public static int Run(string mode, ProcessLaunch launch, TimeSpan timeout, int watchdogExitCode)
+    {
+        if (launch.Source != LaunchSource.TorchRun)
+            throw new ProbeCheckFailed($"{mode} needs a torchrun-style launch (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT), not {launch}");
+        using var job = JobCommunicators.Open(launch, cuda: true, timeout, watchdogExitCode);
+        string me = $"rank {job.Rank} of {job.WorldSize}";
+        var cuda = CudaDriver.Load();
+        const int Count = 1 << 20;
+        var values = new float[Count];
+        nint device = cuda.Allocate(Count * sizeof(float));
+        try
+        {
+            if (mode == "rendezvous")
+            {
+                Collectives.Check(job.Host);
+                // The data plane on device memory: rank r holds r + 1, the average is (n + 1) / 2 exactly.
+                Array.Fill(values, job.Rank + 1f);
+                cuda.CopyToDevice<float>(values, device);
+                job.Data.AllReduce(new CollectiveBuffer(device, Count, ElementType.Float32), ReduceOperation.Average);
+                cuda.CopyToHost(device, values.AsSpan());
+                float expected = (job.WorldSize + 1) / 2f;
+                if (values[0] != expected || values[^1] != expected)
+                    throw new ProbeCheckFailed($"{me}: device all-reduce gave {values[0]}, expected {expected}");
+                job.Host.Barrier();
+                Console.WriteLine($"{me}: rendezvous collectives ok on cuda:{launch.CudaDevice} (host plane staged over NCCL, data plane on device memory)");
+                return 0;
+            }
+            if (mode == "rendezvous-die")
+            {
+                job.Host.Barrier();   // every rank is up before one dies
+                if (job.Rank == job.WorldSize - 1) System.Diagnostics.Process.GetCurrentProcess().Kill();
+                job.Data.AllReduce(new CollectiveBuffer(device, Count, ElementType.Float32), ReduceOperation.Sum);
+                Console.Error.WriteLine($"{me}: the NCCL all-reduce returned although a rank was killed");
+                return 1;
+            }
+            Console.Error.WriteLine($"unknown mode '{mode}'");
+            return 2;
+        }
+        finally
+        {
+            cuda.Free(device);
+        }
     }
 }

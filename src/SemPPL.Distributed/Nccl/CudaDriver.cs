@@ -27,6 +27,8 @@ public sealed unsafe class CudaDriver
     private readonly delegate* unmanaged<ulong, int> _memFree;
     private readonly delegate* unmanaged<ulong, void*, nuint, int> _memcpyHtoD;
     private readonly delegate* unmanaged<void*, ulong, nuint, int> _memcpyDtoH;
+    internal readonly delegate* unmanaged<ulong, void*, nuint, nint, int> MemcpyHtoDAsync;
+    internal readonly delegate* unmanaged<void*, ulong, nuint, nint, int> MemcpyDtoHAsync;
 
     private CudaDriver(nint lib)
     {
@@ -46,6 +48,8 @@ public sealed unsafe class CudaDriver
         _memFree = (delegate* unmanaged<ulong, int>)F("cuMemFree");
         _memcpyHtoD = (delegate* unmanaged<ulong, void*, nuint, int>)F("cuMemcpyHtoD");
         _memcpyDtoH = (delegate* unmanaged<void*, ulong, nuint, int>)F("cuMemcpyDtoH");
+        MemcpyHtoDAsync = (delegate* unmanaged<ulong, void*, nuint, nint, int>)F("cuMemcpyHtoDAsync");
+        MemcpyDtoHAsync = (delegate* unmanaged<void*, ulong, nuint, nint, int>)F("cuMemcpyDtoHAsync");
     }
 
     /// <summary>Loads the driver library from <paramref name="path"/> (default: the loader's search for <see cref="Name"/>) and initialises it.</summary>
@@ -81,9 +85,13 @@ public sealed unsafe class CudaDriver
 
     public void Free(nint device) => Check(_memFree((ulong)device), "cuMemFree");
 
+    /// <summary>Returns when the values are on the device, so work on any stream may read them.</summary>
     public void CopyToDevice<T>(ReadOnlySpan<T> host, nint device) where T : unmanaged
     {
         fixed (T* p = host) Check(_memcpyHtoD((ulong)device, p, (nuint)(host.Length * sizeof(T))), "cuMemcpyHtoD");
+        // From pageable memory the call may return before the DMA ends, and NCCL's non-blocking stream does not wait
+        // for the null stream the copy ran on.
+        Check(StreamSynchronize(0), "cuStreamSynchronize");
     }
 
     public void CopyToHost<T>(nint device, Span<T> host) where T : unmanaged
