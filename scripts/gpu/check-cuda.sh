@@ -16,8 +16,15 @@
 # 7. (profile, not in the default) "measure first" for the CUDA step speed: SemPPL.Benchmarks cuda-profile (where the
 #    ResNet-50 step's time goes, each alternative graph form, PyTorch on the same shapes) and the ResNet-50 step with
 #    model.channel_reduction two_stage; at most $PROFILE_BUDGET_S (300) seconds; logs $OUT/cuda-profile-*.log.
+# 8. (nccl, not in the default) data-parallel NCCL on the one GPU, without MPI (torchrun-style variables), within
+#    $NCCL_BUDGET_S (240) seconds: a. `semppl train` of 20 quickstart steps plainly and as rank 0 of 1 with
+#    SEMPPL_DISTRIBUTED=1 (the data-parallel path and its collectives at world size 1): final checkpoints compared
+#    bit for bit (SemPPL.Benchmarks checkpoint-diff); b. 2 ranks on that GPU (CUDA_VISIBLE_DEVICES=0, a distinct
+#    NCCL_HOSTID per rank): the probe's collectives over both planes, then one rank killed mid all-reduce (the other
+#    must exit naming itself); c. the all-reduce bandwidth NCCL gives (2 ranks if b worked, else 1). Needs libnccl.so.2
+#    from the pip folders (or SEMPPL_NCCL_LIBRARY). Without a GPU the section says "skipped: no GPU".
 # SEMPPL_GPU_CHECKS picks sections (default smoke,r50,b,quickstart; devicecheck adds the CUDA-vs-CPU comparison of
-# DeviceComparison; profile adds 7). Everything is logged to $OUT (or /tmp/semppl-gpu). About 3 minutes on an H200 once
+# DeviceComparison; profile adds 7; nccl adds 8). Everything is logged to $OUT (or /tmp/semppl-gpu). About 3 minutes on an H200 once
 # unpacked; SEMPPL_GPU_CHECKS=r50,profile about 5.
 # Without a GPU (to test this script): SEMPPL_GPU_BIN=<folder with cli/ and bench/ builds> SEMPPL_GPU_DEVICE=cpu.
 set -uo pipefail
@@ -51,7 +58,7 @@ if [ ! -f gpu-bin/cli/semppl.dll ] && [ -f .gpu/SHA256SUMS ]; then
 fi
 
 if [ -d .gpu/overlay ] && [ -d gpu-bin ]; then
-  for app in cli bench; do [ -d ".gpu/overlay/$app" ] && cp -f ".gpu/overlay/$app"/* "gpu-bin/$app/"; done
+  for app in cli bench probe; do [ -d ".gpu/overlay/$app" ] && mkdir -p "gpu-bin/$app" && cp -f ".gpu/overlay/$app"/* "gpu-bin/$app/"; done
   stamp "laid .gpu/overlay (our assemblies, rebuilt) over gpu-bin/"
 fi
 CHECKS=${SEMPPL_GPU_CHECKS:-smoke,r50,b,quickstart}
@@ -93,6 +100,7 @@ if [ -z "$DOTNET" ] || [ ! -f "$GPU_BIN/cli/semppl.dll" ]; then
   echo "NO CUDA BUILD: $GPU_BIN/ and a .NET runtime are needed (scripts/gpu/pack.sh); nothing more to run"; exit 2
 fi
 SEMPPL=("$DOTNET" "$GPU_BIN/cli/semppl.dll"); BENCH=("$DOTNET" "$GPU_BIN/bench/SemPPL.Benchmarks.dll")
+PROBE=("$DOTNET" "$GPU_BIN/probe/SemPPL.Distributed.Probe.dll")
 "$DOTNET" --list-runtimes
 ls -l "$GPU_BIN/cli/runtimes/linux-x64/native/"
 
@@ -177,5 +185,90 @@ if [ "$t" -gt 30 ] && [ "${PROFILE_CASE:-r50}" = r50 ]; then
   timeout "$t" "${BENCH[@]}" step --case r50 --device "$DEVICE" --batch "$R50_BATCH" --warmup 3 --steps 10 --threads "$(nproc)" --channel-reduction two_stage
   echo "r50 two_stage exit code: $?"
 else echo "   7c skipped: budget spent or not the r50 case"; fi
+}
+want nccl && {
+stamp "== 8. NCCL, data-parallel on this one GPU without MPI (torchrun-style variables), budget ${NCCL_BUDGET_S:-240} s"
+NCCL_END=$(( $(date +%s) + ${NCCL_BUDGET_S:-240} ))
+nccl_left() { local l=$(( NCCL_END - $(date +%s) )); if [ "$l" -lt "$1" ]; then echo "$l"; else echo "$1"; fi; }
+free_port() { $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# Two ranks, each with its own NCCL_HOSTID (NCCL then treats them as two machines over loopback sockets), killed
+# after $1 seconds; their output is printed per rank, then "<what> exit codes: R0 R1".
+nccl_pair() {
+  local t=$1 what=$2; shift 2
+  local port; port=$(free_port); local pids=() codes=()
+  for r in 0 1; do
+    RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$port CUDA_VISIBLE_DEVICES=0 NCCL_HOSTID=semppl-rank-$r \
+      NCCL_SOCKET_IFNAME=${NCCL_SOCKET_IFNAME:-lo} timeout "$t" "$@" > "$OUT/nccl-rank$r.log" 2>&1 &
+    pids+=($!)
+  done
+  for r in 0 1; do wait "${pids[$r]}"; codes+=($?); done
+  for r in 0 1; do sed "s/^/   rank $r| /" "$OUT/nccl-rank$r.log" | tail -25; done
+  rm -f "$OUT"/nccl-rank?.log
+  echo "$what exit codes: ${codes[0]} ${codes[1]} (124: killed by the ${t} s limit)"
+  [ "${codes[0]}" = 0 ] && [ "${codes[1]}" = 0 ]
+}
+if [ "$DEVICE" != cuda ]; then
+  echo "nccl: skipped: no GPU (SEMPPL_GPU_DEVICE=$DEVICE)"
+else
+  if [ -z "${SEMPPL_NCCL_LIBRARY:-}" ]; then
+    SEMPPL_NCCL_LIBRARY=$(IFS=:; for d in $LIBDIRS; do ls "$d/libnccl.so.2" 2>/dev/null; done | head -1)
+  fi
+  export SEMPPL_NCCL_LIBRARY NCCL_DEBUG=${NCCL_DEBUG:-WARN}
+  echo "libnccl.so.2: ${SEMPPL_NCCL_LIBRARY:-not found}; NCCL_DEBUG=$NCCL_DEBUG"
+  if [ -z "$SEMPPL_NCCL_LIBRARY" ]; then
+    echo "nccl: skipped: no libnccl.so.2 in the pip folders (pip install nvidia-nccl-cu13, or set SEMPPL_NCCL_LIBRARY)"
+  else
+    stamp "   8a. 20 quickstart steps plainly, then as rank 0 of 1 with SEMPPL_DISTRIBUTED=1; final checkpoints compared"
+    NCCL_TRAIN=(train --config configs/quickstart.yaml --steps 20 --no-eval --device cuda --set training.warmup_steps=5 --set training.checkpoint_every=20)
+    t=$(nccl_left 90)
+    timeout "$t" "${SEMPPL[@]}" "${NCCL_TRAIN[@]}" --out "$OUT/nccl-plain" 2>&1 | tail -3
+    echo "plain run exit code: ${PIPESTATUS[0]}"
+    t=$(nccl_left 90)
+    # NCCL_DEBUG=INFO here: its "Init COMPLETE" line shows the run did create a communicator.
+    RANK=0 WORLD_SIZE=1 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=$(free_port) SEMPPL_DISTRIBUTED=1 NCCL_DEBUG=INFO \
+      timeout "$t" "${SEMPPL[@]}" "${NCCL_TRAIN[@]}" --out "$OUT/nccl-rank0of1" > "$OUT/nccl-rank0of1.log" 2>&1
+    echo "rank 0 of 1 run exit code: $?"
+    grep -v "NCCL INFO" "$OUT/nccl-rank0of1.log" | tail -3
+    if grep -q "Init COMPLETE" "$OUT/nccl-rank0of1.log"; then echo "NCCL communicator created: $(grep -m1 'Init COMPLETE' "$OUT/nccl-rank0of1.log")"
+    else echo "NCCL communicator created: NO (no 'Init COMPLETE' from NCCL: the run did not take the data-parallel path)"; fi
+    rm -f "$OUT/nccl-rank0of1.log"
+    timeout 60 "${BENCH[@]}" checkpoint-diff "$OUT/nccl-plain" "$OUT/nccl-rank0of1" | grep -v ": identical (" 
+    code=${PIPESTATUS[0]}; echo "checkpoint-diff (plain vs rank 0 of 1) exit code: $code (0: bit-identical)"
+    if [ "$code" = 1 ] && [ "$(nccl_left 90)" -gt 30 ]; then
+      stamp "   differ: is the plain CUDA run itself repeatable? the plain run again"
+      timeout "$(nccl_left 90)" "${SEMPPL[@]}" "${NCCL_TRAIN[@]}" --out "$OUT/nccl-plain2" > /dev/null 2>&1
+      timeout 60 "${BENCH[@]}" checkpoint-diff "$OUT/nccl-plain" "$OUT/nccl-plain2" | tail -1
+      echo "checkpoint-diff (plain vs plain again) exit code: ${PIPESTATUS[0]}"
+    fi
+    rm -rf "$OUT/nccl-plain" "$OUT/nccl-rank0of1" "$OUT/nccl-plain2"
+
+    stamp "   8b. 2 ranks on this one GPU (CUDA_VISIBLE_DEVICES=0, NCCL_HOSTID per rank): every collective, host and data plane"
+    PAIR=0
+    if [ ! -f "$GPU_BIN/probe/SemPPL.Distributed.Probe.dll" ]; then echo "8b skipped: no $GPU_BIN/probe (scripts/gpu/pack.sh builds it)"
+    elif [ "$(nccl_left 60)" -gt 20 ]; then
+      nccl_pair "$(nccl_left 60)" "2 ranks, one GPU (probe rendezvous)" "${PROBE[@]}" rendezvous 30 && PAIR=1
+      echo "2 ranks on one GPU: $([ $PAIR = 1 ] && echo WORKS || echo 'does not work (the messages above say why)')"
+      if [ $PAIR = 1 ] && [ "$(nccl_left 60)" -gt 20 ]; then
+        stamp "   rank 1 killed in an all-reduce: rank 0 must exit non-zero naming itself, within its 20 s collective timeout"
+        s0=$(date +%s)
+        nccl_pair "$(nccl_left 60)" "probe rendezvous-die" "${PROBE[@]}" rendezvous-die 20
+        echo "rendezvous-die took $(( $(date +%s) - s0 )) s (expected: rank 0 non-zero and not 124, rank 1 137 (SIGKILL))"
+      fi
+    else echo "8b skipped: budget spent"; fi
+
+    t=$(nccl_left 90)
+    if [ "$t" -gt 20 ]; then
+      if [ $PAIR = 1 ]; then
+        stamp "   8c. all-reduce bandwidth, NCCL, 2 ranks on this one GPU (loopback sockets between the two 'machines')"
+        nccl_pair "$t" "allreduce" "${BENCH[@]}" allreduce --engine nccl --floats 11000000,25600000 --iterations 10 --warmup 2
+      else
+        stamp "   8c. all-reduce bandwidth, NCCL, 1 rank (2 ranks did not work)"
+        RANK=0 WORLD_SIZE=1 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=$(free_port) \
+          timeout "$t" "${BENCH[@]}" allreduce --engine nccl --floats 11000000,25600000 --iterations 10 --warmup 2
+        echo "allreduce (1 rank) exit code: $?"
+      fi
+    else echo "8c skipped: budget spent"; fi
+  fi
+fi
 }
 stamp "done; log in $OUT/check-cuda.log"

@@ -5,13 +5,14 @@
 # Writes .gpu/ (git-ignored):
 #   payload.part-NN   57.8 MB pieces (with the 6.6 MB working tree, under 64 MiB a call) of one tar holding
 #                       bundle.tar.xz: gpu-bin/cli + gpu-bin/bench (framework-dependent publish with -p:OrtGpu=true,
-#                                      linux-x64 natives only) and dotnet/ (this machine's .NET runtime)
+#                                      linux-x64 natives only), gpu-bin/probe (the 2-rank probe of the nccl section,
+#                                      no ONNX Runtime) and dotnet/ (this machine's .NET runtime)
 #                       cuda-provider.xz: libonnxruntime_providers_cuda.so (284 MB, 186 MB as xz: why the pieces exist)
 #   SHA256SUMS        of the pieces
 # Then carry one piece per call (see check-cuda.sh): each call stages its piece in /tmp on the device, and the call
 # that completes the set unpacks it and runs the checks.
 #
-#   bash scripts/gpu/pack.sh --overlay   rebuilds only our own assemblies into .gpu/overlay/{cli,bench} (about 1 MB):
+#   bash scripts/gpu/pack.sh --overlay   rebuilds only our own assemblies into .gpu/overlay/{cli,bench,probe} (about 1 MB):
 #   carry .gpu/overlay with the last piece and check-cuda.sh lays it over the unpacked build; the pieces stay valid.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,11 +26,11 @@ copy_tree() {  # build from a copy so that the CPU build outputs of this checkou
 if [ "${1:-}" = "--overlay" ]; then
   copy_tree
   rm -rf "$ROOT/.gpu/overlay"
-  for app in cli:src/SemPPL.Cli bench:tests/SemPPL.Benchmarks; do
+  for app in cli:src/SemPPL.Cli bench:tests/SemPPL.Benchmarks probe:tests/SemPPL.Distributed.Probe; do
     name=${app%%:*}; proj=${app#*:}
     dotnet publish "$WORK/src/$proj" -c Release -p:OrtGpu=true -o "$WORK/overlay/$name" 2>&1 | tail -1
     mkdir -p "$ROOT/.gpu/overlay/$name"
-    for f in "$WORK/overlay/$name"/SemPPL.*.dll "$WORK/overlay/$name"/semppl.dll "$WORK/overlay/$name"/*.deps.json; do
+    for f in "$WORK/overlay/$name"/SemPPL.*.dll "$WORK/overlay/$name"/semppl.dll "$WORK/overlay/$name"/*.deps.json "$WORK/overlay/$name"/*.runtimeconfig.json; do
       [ -f "$f" ] || continue
       # only what differs from the build inside the pieces (the 5 MB data assembly rarely does)
       cmp -s "$f" "$WORK/stage/gpu-bin/$name/$(basename "$f")" || cp "$f" "$ROOT/.gpu/overlay/$name/"
@@ -39,7 +40,7 @@ if [ "${1:-}" = "--overlay" ]; then
 fi
 rm -rf "$WORK" && mkdir -p "$WORK/stage/gpu-bin" "$WORK/stage/dotnet/shared"
 copy_tree
-for app in cli:src/SemPPL.Cli bench:tests/SemPPL.Benchmarks; do
+for app in cli:src/SemPPL.Cli bench:tests/SemPPL.Benchmarks probe:tests/SemPPL.Distributed.Probe; do
   name=${app%%:*}; proj=${app#*:}
   dotnet publish "$WORK/src/$proj" -c Release -p:OrtGpu=true -o "$WORK/stage/gpu-bin/$name" 2>&1 | tail -1
   rt="$WORK/stage/gpu-bin/$name/runtimes"

@@ -11,6 +11,7 @@ var benchmarks = new Dictionary<string, Func<string[], int>>(StringComparer.Ordi
     ["step"] = SemPPL.Benchmarks.Step.StepBenchmark.Run,
     ["devicecheck"] = SemPPL.Benchmarks.DeviceCheck.DeviceComparison.Run,
     ["allreduce"] = SemPPL.Benchmarks.Distributed.AllReduceBenchmark.Run,
+    ["checkpoint-diff"] = SemPPL.Benchmarks.Distributed.CheckpointDiff.Run,
     ["cuda-profile"] = SemPPL.Benchmarks.Cuda.CudaProfileBenchmark.Run,
 };
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))

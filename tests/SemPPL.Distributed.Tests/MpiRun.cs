@@ -55,14 +55,20 @@ public static class MpiRun
         return new Result(p.ExitCode, stdout.Result + stderr.Result, clock.Elapsed);
     }
 
-    private static string ProbeDll()
+    private static string ProbeDll() => SiblingBuild.Dll("SemPPL.Distributed.Probe", "SemPPL.Distributed.Probe.dll");
+}
+
+/// <summary>The build output of another project under tests/, in this build's configuration and framework.</summary>
+public static class SiblingBuild
+{
+    public static string Dll(string project, string dll)
     {
         var parts = new Stack<string>();
         var d = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
         while (d is not null && d.Name != "SemPPL.Distributed.Tests") { parts.Push(d.Name); d = d.Parent; }
         Assert.True(d is not null, $"cannot locate the test project folder above {AppContext.BaseDirectory}");
-        string dll = Path.Combine([d!.Parent!.FullName, "SemPPL.Distributed.Probe", .. parts, "SemPPL.Distributed.Probe.dll"]);
-        Assert.True(File.Exists(dll), $"probe not built: {dll}");
-        return dll;
+        string path = Path.Combine([d!.Parent!.FullName, project, .. parts, dll]);
+        Assert.True(File.Exists(path), $"{project} not built: {path}");
+        return path;
     }
 }

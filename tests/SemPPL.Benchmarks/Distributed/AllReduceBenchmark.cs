@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using SemPPL.Distributed;
 using SemPPL.Distributed.Launch;
-using SemPPL.Distributed.Mpi;
 using SemPPL.Distributed.Nccl;
 
 namespace SemPPL.Benchmarks.Distributed;
@@ -10,7 +9,9 @@ namespace SemPPL.Benchmarks.Distributed;
 /// <summary>
 /// Time and bandwidth of one all-reduce (average) of a flat float buffer, the gradient exchange of a data-parallel
 /// step: over Open MPI on host memory, or with <c>--engine nccl</c> over NCCL on each rank's GPU. Run under a launcher:
-/// <c>mpirun -np 2 --oversubscribe dotnet SemPPL.Benchmarks.dll allreduce [--engine mpi|nccl] [--floats 11000000,25600000] [--iterations 20] [--warmup 3]</c>.
+/// <c>mpirun -np 2 --oversubscribe dotnet SemPPL.Benchmarks.dll allreduce [--engine mpi|nccl] [--floats 11000000,25600000] [--iterations 20] [--warmup 3]</c>,
+/// or, for NCCL without MPI, as the ranks of a torchrun-style launch (<c>RANK</c>, <c>WORLD_SIZE</c>, <c>LOCAL_RANK</c>,
+/// <c>MASTER_ADDR</c>, <c>MASTER_PORT</c>; world size 1 allowed): the ranks join as the trainer's do (<see cref="JobCommunicators"/>).
 /// Reports, per size, the median and fastest time and two bandwidths: algorithm (buffer bytes / time) and bus
 /// (x 2(n-1)/n, the bytes each rank's link carries in a ring all-reduce; the figure NCCL's own tests print).
 /// Each timed call starts after a barrier; the result is checked, so a wrong all-reduce is not timed as a fast one.
@@ -24,9 +25,10 @@ public static class AllReduceBenchmark
         int iterations = BenchmarkOptions.Get(args, "--iterations", 20);
         int warmup = BenchmarkOptions.Get(args, "--warmup", 3);
         var launch = ProcessLaunch.FromProcessEnvironment();
-        if (!launch.IsDistributed)
+        if (launch.Source == LaunchSource.SingleProcess)
         {
-            Console.Error.WriteLine("allreduce measures communication between ranks: start it with mpirun -np 2 (or more) --oversubscribe dotnet SemPPL.Benchmarks.dll allreduce");
+            Console.Error.WriteLine("allreduce measures communication between ranks: start it with mpirun -np 2 (or more) --oversubscribe dotnet SemPPL.Benchmarks.dll allreduce, "
+                                    + "or (--engine nccl) as the ranks of a torchrun-style launch");
             return 2;
         }
         string engine = BenchmarkOptions.Get(args, "--engine", "mpi");
@@ -36,14 +38,23 @@ public static class AllReduceBenchmark
             return 2;
         }
         var timeout = TimeSpan.FromMinutes(5);
-        using var comm = MpiCommunicator.Initialize(timeout, timeoutExitCode: 5);
-        using var nccl = engine == "nccl"
-            ? NcclCommunicator.Create(comm, launch.CudaDevice, Environment.GetEnvironmentVariable(NcclCommunicator.LibraryPathVariable), timeout)
-            : null;
+        JobCommunicators job;
+        try
+        {
+            job = JobCommunicators.Open(launch, cuda: engine == "nccl", timeout, timeoutExitCode: 5);
+        }
+        catch (CommunicatorException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 1;
+        }
+        using var owned = job;
+        var comm = job.Host;
+        var nccl = job.Data as NcclCommunicator;
         var cuda = nccl is null ? null : CudaDriver.Load();
         int n = comm.WorldSize;
         if (comm.Rank == 0)
-            Console.WriteLine($"{(nccl is null ? "Open MPI, host memory" : $"NCCL {nccl.Version}, device memory")}: all-reduce (average), {n} ranks, {Machine.Describe()}, load average {Machine.LoadAverage()}");
+            Console.WriteLine($"{(nccl is null ? "Open MPI, host memory" : $"NCCL {nccl.Version}, device memory")}: all-reduce (average), {n} ranks ({launch.Source}), {Machine.Describe()}, load average {Machine.LoadAverage()}");
         foreach (long count in sizes)
         {
             var buffer = new float[count];
