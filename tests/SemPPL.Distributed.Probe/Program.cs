@@ -9,6 +9,7 @@
 //                   plane (staged over NCCL) and an all-reduce on device memory through the data plane
 //   rendezvous-die  the last rank kills itself (SIGKILL) while the others enter an NCCL all-reduce: they must exit
 //                   non-zero with a message naming their rank within the timeout
+//   open-cpu        JobCommunicators.Open for the CPU (Open MPI): a torchrun-style launch must be refused, naming the fix
 // Exit codes: 0 all checks held, 1 a check or a collective failed (message on stderr), 5 the collective watchdog fired.
 using SemPPL.Distributed;
 using SemPPL.Distributed.Launch;
@@ -22,6 +23,12 @@ try
 {
     var launch = ProcessLaunch.FromProcessEnvironment();
     if (mode.StartsWith("rendezvous", StringComparison.Ordinal)) return Rendezvous.Run(mode, launch, timeout, WatchdogExitCode);
+    if (mode == "open-cpu")
+    {
+        using var job = JobCommunicators.Open(launch, cuda: false, timeout, WatchdogExitCode);
+        Console.WriteLine($"rank {job.Rank} of {job.WorldSize}: joined on the CPU");
+        return 0;
+    }
     using var comm = MpiCommunicator.Initialize(timeout, WatchdogExitCode);
     string me = $"rank {comm.Rank} of {comm.WorldSize}";
     Require(launch.Rank == comm.Rank && launch.WorldSize == comm.WorldSize && launch.Source == LaunchSource.OpenMpi,
@@ -55,7 +62,7 @@ try
             Console.Error.WriteLine($"{me}: the all-reduce returned although a rank hangs");
             return 1;
         default:
-            Console.Error.WriteLine($"unknown mode '{mode}' (collectives, nccl, die, hang, rendezvous, rendezvous-die)");
+            Console.Error.WriteLine($"unknown mode '{mode}' (collectives, nccl, die, hang, rendezvous, rendezvous-die, open-cpu)");
             return 2;
     }
 }

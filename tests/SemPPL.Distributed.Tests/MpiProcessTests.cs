@@ -35,6 +35,16 @@ public class MpiProcessTests
     }
 
     [MpirunFact]
+    public void ATorchRunStyleLaunchOnTheCpuIsRefusedNamingTheLauncherItNeeds()
+    {
+        // No mpirun: MPI starts as a singleton (rank 0 of 1), which contradicts RANK/WORLD_SIZE; only CUDA runs without MPI.
+        var r = MpiRun.ProbeAlone(TimeSpan.FromMinutes(1), new Dictionary<string, string> { ["RANK"] = "1", ["WORLD_SIZE"] = "2", ["LOCAL_RANK"] = "1" }, "open-cpu", "10");
+        Assert.True(r.ExitCode == 1, r.Output);
+        Assert.Contains("the launcher's variables say rank 1 of 2 (local rank 1, TorchRun) but MPI sees rank 0 of 1: start the job with mpirun or srun --mpi=pmix "
+                        + "(a torchrun-style launch without MPI needs CUDA and NCCL)", r.Output);
+    }
+
+    [MpirunFact]
     public void AHungRankMakesTheOtherExitWithinTheTimeoutNamingItself()
     {
         var r = MpiRun.Probe(2, TimeSpan.FromMinutes(2), "hang", "3");

@@ -55,6 +55,27 @@ public static class MpiRun
         return new Result(p.ExitCode, stdout.Result + stderr.Result, clock.Elapsed);
     }
 
+    /// <summary>The probe as one process without mpirun, with <paramref name="environment"/> added to its own.</summary>
+    public static Result ProbeAlone(TimeSpan limit, Dictionary<string, string> environment, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(ProbeDll());
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var (name, value) in environment) psi.Environment[name] = value;
+        var clock = Stopwatch.StartNew();
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(limit))
+        {
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+            Assert.Fail($"the probe did not finish within {limit.TotalSeconds} s; output so far:\n{stdout.Result}{stderr.Result}");
+        }
+        p.WaitForExit();
+        return new Result(p.ExitCode, stdout.Result + stderr.Result, clock.Elapsed);
+    }
+
     private static string ProbeDll() => SiblingBuild.Dll("SemPPL.Distributed.Probe", "SemPPL.Distributed.Probe.dll");
 }
 
