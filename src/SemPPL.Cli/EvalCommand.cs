@@ -17,6 +17,7 @@ internal static class EvalCommand
         };
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
+            SingleProcessLaunch.Require();
             var folder = new RunFolder(parse.GetValue(run)!.FullName);
             EvaluationContext.RequireRunFolder(folder);
             using var folderLock = RunFolderLock.Acquire(folder, RunFolderAccess.Exclusive);

@@ -21,6 +21,7 @@ internal static class ExportCommand
         };
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
+            SingleProcessLaunch.Require();
             var options = new ExportOptions(parse.GetValue(from) is { } f ? ModelHeads.Parse(f) : null, !parse.GetValue(noClassifier), parse.GetValue(preprocess));
             var folder = new RunFolder(parse.GetValue(run)!.FullName);
             EvaluationContext.RequireRunFolder(folder);

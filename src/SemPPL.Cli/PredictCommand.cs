@@ -27,6 +27,7 @@ internal static class PredictCommand
         };
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
+            SingleProcessLaunch.Require();
             var err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
             if (Console.IsErrorRedirected) err.Profile.Width = 4096;   // one line per warning in logs, not wrapped at 80 columns
             void Note(string m) => Console.Error.WriteLine(m);

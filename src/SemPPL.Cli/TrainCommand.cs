@@ -57,8 +57,9 @@ internal static class TrainCommand
                 };
                 if (job is not null && !job.IsPrimary)
                 {
-                    result = SemPPLTrainer.Train(setup, options with { Log = log });
-                    return result.Interrupted ? CliErrors.Interrupted : 0;
+                    // Rank 0 reports a stop (exit 6) for the job: a non-zero exit here could make the launcher end rank 0 first.
+                    SemPPLTrainer.Train(setup, options with { Log = log });
+                    return 0;
                 }
                 AnsiConsole.Progress()
                     .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
@@ -80,9 +81,11 @@ internal static class TrainCommand
             }
             // The job's engines have ended here (every rank finished training); evaluation runs on rank 0 alone.
             if (result.Interrupted)
-                return CliErrors.Fail($"{signals.Request.Reason}: stopped after step {result.FinalStep} and wrote checkpoint " +
+                return CliErrors.Fail($"{signals.Request.Reason ?? "a stop request on another rank"}: stopped after step {result.FinalStep} and wrote checkpoint " +
                                       $"{Path.Combine(folder.Checkpoints, CheckpointStore.FileName(result.FinalStep))}; " +
-                                      $"`semppl train --config {configPath} --out {folder.Root} --resume` continues", CliErrors.Interrupted);
+                                      (job is null ? $"`semppl train --config {configPath} --out {folder.Root} --resume` continues"
+                                                   : $"the same launch of `semppl train --config {configPath} --out {folder.Root} --resume` continues"),
+                                      CliErrors.Interrupted);
             Log($"trained {result.StepsRun} steps ({result.ImagesPerSecond:F0} images/s); {result.DataSummary}");
             if (result.Timings is { } t) Log(StepProfile.Format(t));
             TrainingPlots.Write(folder);

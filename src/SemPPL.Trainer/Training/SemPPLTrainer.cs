@@ -62,6 +62,8 @@ public sealed class SemPPLTrainer
                 }
             }
         }
+        // No rank leaves before rank 0 has written the last checkpoint (a launcher ends a job when any rank exits non-zero).
+        job?.Communicators.Host.Barrier();
         return new TrainingResult(clock.StepsRun, start + clock.StepsRun, metrics.Last, clock.ImagesPerSecond(setup.Manifest.Shapes.GlobalBatch),
             timings, setup.Data.Diagnostics.Summary(), metrics.Logged) { Interrupted = interrupted };
     }

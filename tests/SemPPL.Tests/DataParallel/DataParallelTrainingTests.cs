@@ -61,8 +61,10 @@ public class DataParallelTrainingTests
             for (int k = 0; k < a[s].Length; k++)
                 Assert.True(Math.Abs(a[s][k] - b[s][k]) <= 1e-5 * Math.Max(1e-3, Math.Abs(a[s][k])),
                     $"step {a[s][0]}, metric {k}: one process {a[s][k]:R}, two ranks {b[s][k]:R}");
-        var (relative, tensor) = MpirunJob.LargestDifference(MpirunJob.Checkpoint(one.Root, 3), MpirunJob.Checkpoint(two.Root, 3));
-        Assert.True(relative <= 1e-5, $"state after 3 steps: '{tensor}' differs by {relative:E2} of its largest magnitude");
+        // 1e-5 of each tensor's magnitude; the 1e-7 floor is for the momentum of biases that feed a BatchNorm, whose true
+        // gradient is zero: they hold float rounding noise of about 1e-8 that the two reductions round differently.
+        var differences = MpirunJob.Differences(MpirunJob.Checkpoint(one.Root, 3), MpirunJob.Checkpoint(two.Root, 3), relative: 1e-5, absolute: 1e-7);
+        Assert.True(differences.Count == 0, "state after 3 steps: " + string.Join("; ", differences));
     }
 
     [MpirunFact]
@@ -93,6 +95,40 @@ public class DataParallelTrainingTests
         Assert.Contains("resumed from ckpt-", r.StdOut);
         Assert.Equal(File.ReadAllBytes(Path.Combine(whole.Root, "checkpoints", "ckpt-00000012.spt")),
                      File.ReadAllBytes(Path.Combine(killed.Root, "checkpoints", "ckpt-00000012.spt")));
+    }
+
+    [MpirunFact]
+    public void A_refusal_on_rank_0_stops_every_rank_before_training()
+    {
+        using var run = new TempRun("dp-refused");
+        string config = Config(run, 4, 4);
+        Directory.CreateDirectory(run.Root);
+        File.WriteAllText(run.Folder.Config, "name: an earlier run\n");
+        var (code, stdout, stderr) = MpirunJob.Run(2, Train(config, run.Root));
+        Assert.NotEqual(0, code);
+        Assert.Contains("already holds a run; give --resume", stderr);
+        Assert.Contains("rank 1 of 2: rank 0 refused to start the run", stderr);
+        Assert.DoesNotContain("   at ", stdout + stderr);
+        Assert.Equal("name: an earlier run\n", File.ReadAllText(run.Folder.Config));
+        Assert.False(Directory.Exists(Path.Combine(run.Root, "ranks", "1", "artifacts")), "rank 1 generated artifacts for a refused run");
+    }
+
+    [MpirunFact]
+    public void Sigusr1_to_mpirun_stops_every_rank_after_the_same_step_with_a_checkpoint()
+    {
+        using var run = new TempRun("dp-sigterm");
+        string config = Config(run, 400, 1000);
+        using var job = MpirunJob.Start(2, Train(config, run.Root));
+        job.WaitUntil(() => File.Exists(run.Folder.Metrics) && File.ReadAllLines(run.Folder.Metrics).Length >= 3, "3 logged steps", TimeSpan.FromSeconds(180));
+        // mpirun forwards SIGUSR1 to every rank and lets them finish (its SIGTERM kills them a second later).
+        job.Signal(10);
+        var (code, stdout, stderr) = job.WaitForExit(TimeSpan.FromSeconds(60));
+        Assert.True(code == 6, $"exit {code}: {stdout}{stderr}");
+        Assert.Contains("SIGUSR1: stopped after step", stderr);
+        Assert.Contains("the same launch of `semppl train", stderr);
+        var checkpoints = Directory.GetFiles(run.Folder.Checkpoints, "ckpt-*.spt");
+        Assert.Single(checkpoints);
+        Assert.DoesNotContain("   at ", stdout + stderr);
     }
 
     /// <summary>The process that has <paramref name="path"/> open (rank 1 holds its folder's lock file for the whole run).</summary>

@@ -41,11 +41,14 @@ public static class MpirunJob
             .Where(t => t.Tensor.Type == SemPPL.GraphGen.Onnx.DType.Float)
             .ToDictionary(t => t.Name, t => t.Tensor.Floats);
 
-    /// <summary>The largest difference between two same-named float tensors relative to the larger magnitude in either (per tensor), and where.</summary>
-    public static (double Relative, string Tensor) LargestDifference(Dictionary<string, float[]> a, Dictionary<string, float[]> b)
+    /// <summary>
+    /// The same-named float tensors of <paramref name="a"/> and <paramref name="b"/> that differ by more than
+    /// <paramref name="relative"/> of the tensor's largest magnitude plus <paramref name="absolute"/>, described.
+    /// </summary>
+    public static List<string> Differences(Dictionary<string, float[]> a, Dictionary<string, float[]> b, double relative, double absolute)
     {
         Assert.Equal(a.Keys.Order(), b.Keys.Order());
-        (double, string) worst = (0, "");
+        var found = new List<string>();
         foreach (var (name, x) in a)
         {
             var y = b[name];
@@ -55,10 +58,9 @@ public static class MpirunJob
                 scale = Math.Max(scale, Math.Max(Math.Abs(x[i]), Math.Abs(y[i])));
                 diff = Math.Max(diff, Math.Abs((double)x[i] - y[i]));
             }
-            double rel = scale == 0 ? diff : diff / scale;
-            if (rel > worst.Item1) worst = (rel, name);
+            if (diff > relative * scale + absolute) found.Add($"'{name}' differs by {diff:E2} (largest magnitude {scale:E2})");
         }
-        return worst;
+        return found;
     }
 
     /// <summary>The loss parts of every logged step (metrics.jsonl), without the timing column.</summary>
