@@ -288,7 +288,7 @@ public static partial class ConfigValidator
         {
             // The world size is known only at launch (DataParallelLayout checks it there); the groups must divide the batch anyway.
             try { DataParallelLayout.Split(t, 1); }
-            catch (ConfigException e) { p.Add(e.Message); }
+            catch (ConfigException e) { p.AddRange(e.Problems); }
         }
         AtLeast(p, "training.steps", t.Steps, 0);
         if (t.Steps == 0 && !(t.Epochs > 0 && double.IsFinite(t.Epochs)))
