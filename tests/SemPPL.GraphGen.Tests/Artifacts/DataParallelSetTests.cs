@@ -155,13 +155,26 @@ public sealed class DataParallelSetTests(ITestOutputHelper output) : IDisposable
         var compared = train.Outputs.Where(o => o.Kind is IoKind.HostResult or IoKind.StateWritten || o.Name.StartsWith(GradPrefix, StringComparison.Ordinal)).ToList();
         Assert.Contains(compared, o => o.Kind == IoKind.StateWritten);
         Assert.True(compared.Count(o => o.Name.StartsWith(GradPrefix, StringComparison.Ordinal)) > 50);
+        // A Linear bias right before a BatchNorm has no gradient in exact arithmetic (the BatchNorm removes it): its
+        // gradient is rounding noise, compared on the scale of all gradients instead of its own.
+        double gradScale = compared.Where(o => o.Name.StartsWith(GradPrefix, StringComparison.Ordinal))
+            .Max(o => oneRun.Outputs[0]["train/" + o.Name].Floats.Max(v => Math.Abs((double)v)));
+        int noise = 0;
         foreach (var o in compared)
         {
             string key = "train/" + o.Name;
             var mean = HostTensor.Float(oneRun.Outputs[0][key].Shape,
                 twoRun.Outputs[0][key].Floats.Zip(twoRun.Outputs[1][key].Floats, (a, b) => (a + b) / 2).ToArray());
-            AssertClose(oneRun.Outputs[0][key], mean, o.Name);
+            double scale = oneRun.Outputs[0][key].Floats.Max(v => Math.Abs((double)v));
+            if (o.Name.StartsWith(GradPrefix, StringComparison.Ordinal) && scale < 1e-5 * gradScale)
+            {
+                noise++;
+                Assert.True(mean.Floats.Max(v => Math.Abs((double)v)) < 1e-5 * gradScale, $"{o.Name}: zero in exact arithmetic, but not in the ranks' mean");
+            }
+            else AssertClose(oneRun.Outputs[0][key], mean, o.Name);
         }
+        output.WriteLine($"compared {compared.Count} train outputs; {noise} rounding-noise gradients on the gradients' scale");
+        Assert.True(noise <= 2, $"{noise} gradients below 1e-5 of the largest: only the two heads' first biases should be");
         Assert.True(oneRun.Outputs[0]["train/" + LossSemanticPositive].Floats[0] > 0);
     }
 
