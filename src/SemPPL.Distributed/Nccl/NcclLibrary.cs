@@ -77,7 +77,9 @@ internal sealed unsafe class NcclLibrary
     public string Describe(int result, nint comm)
     {
         string text = Marshal.PtrToStringUTF8((nint)GetErrorString(result)) ?? $"NCCL error {result}";
-        string last = comm != 0 ? Marshal.PtrToStringUTF8((nint)GetLastError(comm)) ?? "" : "";
+        // NCCL keeps its last warning process-wide (the comm argument is unused), so a failed join, which has no comm
+        // yet, still says why (a duplicate GPU, an address in use, a peer that never came).
+        string last = Marshal.PtrToStringUTF8((nint)GetLastError(comm)) ?? "";
         return string.IsNullOrWhiteSpace(last) ? text : $"{text}: {last}";
     }
 }
