@@ -21,7 +21,8 @@
 #    SEMPPL_DISTRIBUTED=1 (the data-parallel path and its collectives at world size 1): final checkpoints compared
 #    bit for bit (SemPPL.Benchmarks checkpoint-diff); b. 2 ranks on that GPU (CUDA_VISIBLE_DEVICES=0, a distinct
 #    NCCL_HOSTID per rank): the probe's collectives over both planes, then one rank killed mid all-reduce (the other
-#    must exit naming itself); c. the all-reduce bandwidth NCCL gives (2 ranks if b worked, else 1). Needs libnccl.so.2
+#    must exit naming itself); c. the all-reduce bandwidth NCCL gives (2 ranks if b worked, else 1); d. if b worked and
+#    time is left, 20 steps of semppl train at 2 ranks vs one process with training.bn_groups=2. Needs libnccl.so.2
 #    from the pip folders (or SEMPPL_NCCL_LIBRARY). Without a GPU the section says "skipped: no GPU".
 # SEMPPL_GPU_CHECKS picks sections (default smoke,r50,b,quickstart; devicecheck adds the CUDA-vs-CPU comparison of
 # DeviceComparison; profile adds 7; nccl adds 8). Everything is logged to $OUT (or /tmp/semppl-gpu). About 3 minutes on an H200 once
@@ -268,6 +269,18 @@ else
         echo "allreduce (1 rank) exit code: $?"
       fi
     else echo "8c skipped: budget spent"; fi
+
+    if [ $PAIR = 1 ] && [ "$(nccl_left 150)" -gt 100 ]; then
+      stamp "   8d. semppl train at 2 ranks on this GPU vs one process with training.bn_groups=2 (what 2 ranks compute): final checkpoints"
+      nccl_pair "$(nccl_left 90)" "train, 2 ranks" env SEMPPL_COLLECTIVE_TIMEOUT_S=60 "${SEMPPL[@]}" "${NCCL_TRAIN[@]}" --out "$OUT/nccl-2ranks"
+      timeout "$(nccl_left 90)" "${SEMPPL[@]}" "${NCCL_TRAIN[@]}" --set training.bn_groups=2 --out "$OUT/nccl-ghost2" 2>&1 | tail -1
+      echo "one process, 2 BatchNorm groups, exit code: ${PIPESTATUS[0]}"
+      timeout 60 "${BENCH[@]}" checkpoint-diff "$OUT/nccl-2ranks" "$OUT/nccl-ghost2" > "$OUT/nccl-diff.log"
+      echo "checkpoint-diff (2 ranks vs one process in 2 groups) exit code: $? (0 bit-identical, 1 different: float rounding is expected)"
+      grep -v ": identical (" "$OUT/nccl-diff.log" | head -12
+      awk '/max rel/ { v = $NF + 0; if (v > m) m = v } END { printf "largest relative difference of any tensor: %.3g (the CPU test bound is 1e-5 after 3 steps; this is 20)\n", m }' "$OUT/nccl-diff.log"
+      rm -rf "$OUT/nccl-2ranks" "$OUT/nccl-ghost2" "$OUT/nccl-diff.log"
+    elif [ $PAIR = 1 ]; then echo "8d skipped: budget spent"; fi
   fi
 fi
 }
