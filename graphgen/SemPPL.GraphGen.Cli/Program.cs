@@ -10,10 +10,15 @@ var labelledOption = new Option<int?>("--labelled-images")
 {
     Description = "Number of labelled images (sizes the queue). Default: labels_per_class x num_classes, or the lines of label_file; required with label_fraction",
 };
+var worldSizeOption = new Option<int>("--world-size")
+{
+    Description = "Ranks of the data-parallel job the set is for (each graph holds one rank's batch; README, \"Many GPUs and machines\"). Default 1",
+    DefaultValueFactory = _ => 1,
+};
 
 var root = new RootCommand("graphgen: write the SemPPL ONNX artifact set (train, optimizer, target, EMA, queue, pseudo-label, eval graphs, manifest, initial weights) for a config")
 {
-    configOption, outOption, labelledOption,
+    configOption, outOption, labelledOption, worldSizeOption,
 };
 root.SetAction(parse =>
 {
@@ -24,7 +29,9 @@ root.SetAction(parse =>
         int labelled = parse.GetValue(labelledOption) ?? LabelledImages.FromConfig(config);
         string outDir = parse.GetValue(outOption)?.FullName ?? Path.Combine("artifacts", config.Name);
         var sw = Stopwatch.StartNew();
-        var manifest = ArtifactSetWriter.Write(config, labelled, outDir, Console.WriteLine);
+        int worldSize = parse.GetValue(worldSizeOption);
+        if (worldSize < 1) throw new ConfigException($"--world-size: {worldSize} must be a whole number >= 1");
+        var manifest = ArtifactSetWriter.Write(config, labelled, outDir, Console.WriteLine, worldSize);
         Console.WriteLine($"parameters: encoder {manifest.ParameterCounts.Encoder:N0}, projector {manifest.ParameterCounts.Projector:N0}, " +
                           $"predictor {manifest.ParameterCounts.Predictor:N0}, classifier {manifest.ParameterCounts.Classifier:N0}");
         Console.WriteLine($"done in {sw.Elapsed.TotalSeconds:F1} s (config hash {manifest.ConfigHash[..12]})");

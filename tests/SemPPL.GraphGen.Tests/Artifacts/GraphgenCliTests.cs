@@ -1,3 +1,4 @@
+using SemPPL.GraphGen.Artifacts;
 using System.Diagnostics;
 using static SemPPL.GraphGen.Tests.Artifacts.OnnxBackboneConfigs;
 
@@ -56,6 +57,23 @@ public sealed class GraphgenCliTests : IDisposable
         Assert.DoesNotContain(" at ", stderr);
         Assert.False(Directory.Exists(outDir));
         Assert.Equal(["bad_backbone.onnx", "late.yaml"], Directory.GetFileSystemEntries(_root).Select(e => Path.GetFileName(e)).Order(StringComparer.Ordinal).ToArray());
+    }
+
+    [Fact]
+    public void World_size_writes_one_ranks_set_and_a_batch_that_does_not_divide_is_refused()
+    {
+        string config = Path.Combine(RepoRoot(), "configs", "quickstart.yaml");
+        string two = Path.Combine(_root, "two");
+        var (code, _, stderr) = Graphgen("--config", config, "--out", two, "--world-size", "2");
+        Assert.True(code == 0, stderr);
+        var shapes = Manifest.Read(Path.Combine(two, ArtifactNames.ManifestFile)).Shapes;
+        Assert.Equal((2, 40, 80), (shapes.WorldSize, shapes.Batch, shapes.GlobalBatch));
+
+        string three = Path.Combine(_root, "three");
+        (code, _, stderr) = Graphgen("--config", config, "--out", three, "--world-size", "3");
+        Assert.Equal(2, code);
+        Assert.Contains("training.batch_unlabelled: 64 does not divide into the 3 ranks", stderr);
+        Assert.False(Directory.Exists(three));
     }
 
     private static (int Code, string Stdout, string Stderr) Graphgen(params string[] args)
