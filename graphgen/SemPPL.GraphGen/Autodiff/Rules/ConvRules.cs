@@ -64,8 +64,10 @@ public enum ConvWeightGradMethod
     GatherIm2Col,
     /// <summary>
     /// As GatherIm2Col with the taps innermost: one GEMM of width kH*kW*C instead of one of width C per tap (group 1
-    /// only). Not chosen by Auto yet: faster on case (a)'s first stage ([160,64,32,32]: 444-600 vs 710-845 ms min,
-    /// 2 threads) and about even elsewhere on a loaded machine; the step-level gain is unmeasured (docs/benchmarks.md).
+    /// only). Not chosen by Auto: faster on case (a)'s first stage ([160,64,32,32]: 444-600 vs 710-845 ms min,
+    /// 2 threads) and about even elsewhere, but no faster per step on a quiet machine, back to back with GatherIm2Col
+    /// (case a 4,710 / 4,997 vs 4,757 / 4,775 ms, case b 164 / 168 / 166 vs 161 / 165 / 168 ms median;
+    /// docs/results/step-weight-gradient-ab-2026-12-02.log).
     /// </summary>
     GatherIm2ColWide,
 }
