@@ -33,9 +33,14 @@ public sealed class JobCommunicators : IDisposable
 
     public int WorldSize => Host.WorldSize;
 
-    /// <summary>How long one collective may block before the rank ends (a dead or hung peer); <c>SEMPPL_COLLECTIVE_TIMEOUT_S</c> overrides.</summary>
+    /// <summary>
+    /// How long one collective may block before the rank ends (a dead or hung peer); <c>SEMPPL_COLLECTIVE_TIMEOUT_S</c>
+    /// overrides. 15 minutes, because a collective also waits out the slowest rank's work before it: rank 0's setup (an
+    /// image-folder walk, graph generation) before the first broadcast, and the first session's optimisation (up to two
+    /// minutes for ImageNet ResNet-50) before the first step's gathers. A rank that dies is noticed sooner, by the launcher.
+    /// </summary>
     public static TimeSpan DefaultTimeout => TimeSpan.FromSeconds(
-        int.TryParse(Environment.GetEnvironmentVariable("SEMPPL_COLLECTIVE_TIMEOUT_S"), out int s) && s > 0 ? s : 300);
+        int.TryParse(Environment.GetEnvironmentVariable("SEMPPL_COLLECTIVE_TIMEOUT_S"), out int s) && s > 0 ? s : 900);
 
     /// <summary>Joins the job <paramref name="launch"/> describes.</summary>
     /// <param name="cuda">The step's tensors live on CUDA device <see cref="ProcessLaunch.CudaDevice"/>.</param>

@@ -41,18 +41,7 @@ public static class MpiRun
         // CI runs as root, which mpirun refuses unless both are set.
         psi.Environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1";
         psi.Environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1";
-        var clock = Stopwatch.StartNew();
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(limit))
-        {
-            p.Kill(entireProcessTree: true);
-            p.WaitForExit();
-            Assert.Fail($"mpirun did not finish within {limit.TotalSeconds} s; output so far:\n{stdout.Result}{stderr.Result}");
-        }
-        p.WaitForExit();
-        return new Result(p.ExitCode, stdout.Result + stderr.Result, clock.Elapsed);
+        return RunToEnd(psi, limit, "mpirun");
     }
 
     /// <summary>The probe as one process without mpirun, with <paramref name="environment"/> added to its own.</summary>
@@ -62,6 +51,12 @@ public static class MpiRun
         psi.ArgumentList.Add(ProbeDll());
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var (name, value) in environment) psi.Environment[name] = value;
+        return RunToEnd(psi, limit, "the probe");
+    }
+
+    /// <summary>Runs the process to its end (killed, and the test failed, past <paramref name="limit"/>), with its whole output.</summary>
+    private static Result RunToEnd(ProcessStartInfo psi, TimeSpan limit, string what)
+    {
         var clock = Stopwatch.StartNew();
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
@@ -70,7 +65,7 @@ public static class MpiRun
         {
             p.Kill(entireProcessTree: true);
             p.WaitForExit();
-            Assert.Fail($"the probe did not finish within {limit.TotalSeconds} s; output so far:\n{stdout.Result}{stderr.Result}");
+            Assert.Fail($"{what} did not finish within {limit.TotalSeconds} s; output so far:\n{stdout.Result}{stderr.Result}");
         }
         p.WaitForExit();
         return new Result(p.ExitCode, stdout.Result + stderr.Result, clock.Elapsed);
