@@ -131,6 +131,29 @@ public class DataParallelTrainingTests
         Assert.DoesNotContain("   at ", stdout + stderr);
     }
 
+    [MpirunFact]
+    public void Ranks_that_would_train_different_models_are_stopped_before_the_first_step()
+    {
+        using var run = new TempRun("dp-mismatch");
+        string config = Config(run, 4, 4);
+        string other = Path.Combine(Path.GetDirectoryName(config)!, Path.GetFileNameWithoutExtension(config) + "-seed1.yaml");
+        File.WriteAllText(other, File.ReadAllText(config).Replace("seed: 0", "seed: 1"));
+        try
+        {
+            // mpirun's multi-program form: rank 0 runs the config, rank 1 the same config with another seed (other initial weights).
+            string[] rank0 = [MpirunJob.Executable!, "-np", "1", "--oversubscribe", "-x", "NO_COLOR=1", "dotnet", SemPPL.Tests.Cli.SempplProcess.Dll(),
+                              .. Train(config, run.Root), ":", "-np", "1"];
+            using var job = SemPPL.Tests.Cli.SempplProcess.Start(Train(other, run.Root), rank0, MpirunJob.AsRoot);
+            var (code, stdout, stderr) = job.WaitForExit(TimeSpan.FromSeconds(180));
+            Assert.NotEqual(0, code);
+            Assert.Contains("the ranks do not start alike: rank 1's artifact set differs from rank 0's", stderr);
+            Assert.Contains("rank 1's starting state differs from rank 0's", stderr);
+            Assert.DoesNotContain("   at ", stdout + stderr);
+            Assert.False(File.Exists(run.Folder.Metrics) && File.ReadAllLines(run.Folder.Metrics).Length > 0, "a step was logged");
+        }
+        finally { File.Delete(other); }
+    }
+
     /// <summary>The process that has <paramref name="path"/> open (rank 1 holds its folder's lock file for the whole run).</summary>
     private static int ProcessHolding(string path)
     {

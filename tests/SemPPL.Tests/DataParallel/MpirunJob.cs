@@ -19,7 +19,7 @@ public static class MpirunJob
         .Split(':', StringSplitOptions.RemoveEmptyEntries).Select(d => Path.Combine(d, "mpirun")).FirstOrDefault(File.Exists);
 
     // CI runs as root, which mpirun refuses unless both are set.
-    private static readonly Dictionary<string, string> AsRoot = new() { ["OMPI_ALLOW_RUN_AS_ROOT"] = "1", ["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1" };
+    public static readonly Dictionary<string, string> AsRoot = new() { ["OMPI_ALLOW_RUN_AS_ROOT"] = "1", ["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1" };
 
     /// <summary>mpirun -np <paramref name="ranks"/> semppl args...; <paramref name="exported"/> variables reach every rank (-x).</summary>
     public static RunningSemppl Start(int ranks, string[] args, params string[] exported)
