@@ -155,7 +155,8 @@ public sealed class EvaluationContext
         var data = DatasetFactory.Open(cfg.Data, cfg.Augment.Channels, cfg.Seed);
         var test = data.Test ?? throw new ConfigException("data.test_path: evaluation needs a test split; set data.test_path for folder data sets");
         var split = LabelledSplit.Load(folder.Split, data.Train);
-        var manifest = RunSetup.EnsureArtifacts(cfg, split.Count, folder.Artifacts, log);
+        // The evaluation graphs do not depend on the world size: a data-parallel run's set serves as it is.
+        var manifest = RunSetup.EnsureArtifacts(cfg, split.Count, folder.Artifacts, log, worldSize: null);
         var (mean, std) = ImageBatchLoader.Normalisation(data.Train, split, cfg);
         var factory = new SessionFactory(ExecutionDevice.Parse(cfg.Device), SessionSettings.ForRun(cfg.Threads), log);
         return new EvaluationContext

@@ -144,8 +144,9 @@ public sealed class RunSetup
     }
 
     /// <summary>Regenerates the artifact set when it is missing, was made for another config, or by another graphgen or manifest format.</summary>
-    /// <param name="worldSize">Ranks of the job: a set made for another world size is regenerated (its graphs hold one rank's batch).</param>
-    public static Manifest EnsureArtifacts(SemPPLConfig config, int labelledImages, string dir, Action<string> log, int worldSize = 1)
+    /// <param name="worldSize">Ranks of the job: a set made for another world size is regenerated (its graphs hold one rank's batch).
+    /// Null (evaluation, which reads only the world-size-free graphs): a set for any world size will do, else one for 1 is made.</param>
+    public static Manifest EnsureArtifacts(SemPPLConfig config, int labelledImages, string dir, Action<string> log, int? worldSize = 1)
     {
         string hash = ConfigHash.Compute(config, labelledImages);
         string manifestPath = Path.Combine(dir, ArtifactNames.ManifestFile);
@@ -157,15 +158,16 @@ public sealed class RunSetup
             else
             {
                 var existing = Manifest.Read(manifestPath);
-                if (existing.ConfigHash == hash && existing.ToolVersion == ArtifactSetWriter.ToolVersion && existing.Shapes.WorldSize == worldSize) return existing;
+                if (existing.ConfigHash == hash && existing.ToolVersion == ArtifactSetWriter.ToolVersion && existing.Shapes.WorldSize == (worldSize ?? existing.Shapes.WorldSize))
+                    return existing;
                 log($"artifacts in {dir} were made for config hash {existing.ConfigHash[..12]} by graphgen {existing.ToolVersion} " +
-                    $"for {existing.Shapes.WorldSize} rank(s); regenerating for {hash[..12]} with graphgen {ArtifactSetWriter.ToolVersion} for {worldSize}");
+                    $"for {existing.Shapes.WorldSize} rank(s); regenerating for {hash[..12]} with graphgen {ArtifactSetWriter.ToolVersion} for {worldSize ?? 1}");
             }
         }
         else log($"generating the artifact set in {dir}");
         try
         {
-            return ArtifactSetWriter.Write(config, labelledImages, dir, m => log("  " + m), worldSize);
+            return ArtifactSetWriter.Write(config, labelledImages, dir, m => log("  " + m), worldSize ?? 1);
         }
         catch (Exception e) when (e is ArgumentException or NotSupportedException or ShapeException or MissingGradientRuleException)
         {

@@ -65,6 +65,12 @@ public class DataParallelTrainingTests
         // gradient is zero: they hold float rounding noise of about 1e-8 that the two reductions round differently.
         var differences = MpirunJob.Differences(MpirunJob.Checkpoint(one.Root, 3), MpirunJob.Checkpoint(two.Root, 3), relative: 1e-5, absolute: 1e-7);
         Assert.True(differences.Count == 0, "state after 3 steps: " + string.Join("; ", differences));
+
+        // Evaluation (one process, rank 0's folder) uses the 2-rank run's artifact set as it is.
+        var e = SemPPL.Tests.Cli.SempplProcess.Run("eval", "--run", two.Root);
+        Assert.True(e.ExitCode == 0, e.StdErr);
+        Assert.DoesNotContain("regenerating", e.StdOut);
+        Assert.Contains("fine-tune", e.StdOut);
     }
 
     [MpirunFact]
