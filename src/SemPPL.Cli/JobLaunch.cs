@@ -18,8 +18,9 @@ internal static class JobLaunch
         if (!TrainingJob.Requested(launch)) return null;
         var device = ExecutionDevice.Parse(config.Device).ForRank(launch);
         bool cuda = device.Kind == DeviceKind.Cuda;
-        if (device.Kind == DeviceKind.Auto)
+        if (device.Kind != DeviceKind.Cpu)
         {
+            // auto: which kind the rank gets; cuda: a device that cannot start fails here (exit 3), before the engines join.
             using var probe = new SessionFactory(device, notice: _ => { });
             cuda = probe.IsCuda;
         }
