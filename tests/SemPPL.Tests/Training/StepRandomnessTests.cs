@@ -26,6 +26,21 @@ public class StepRandomnessTests
     }
 
     [Fact]
+    public void A_rank_draws_exactly_its_rows_of_the_whole_batch()
+    {
+        var whole = new StepRandomness(seed: 3, L, B, NNeg, Nsp);
+        int[] rows = [8, 9, 10, 11, 12, 13, 14, 15, 18, 19];   // rank 1 of 2 with a job batch of 16 + 4
+        var rank = new StepRandomness(seed: 3, L, B, NNeg, Nsp, rows);
+        whole.Fill(11);
+        rank.Fill(11);
+        for (int l = 0; l < L; l++)
+            for (int r = 0; r < rows.Length; r++)
+                Assert.Equal(whole.Negatives.AsSpan((l * B + rows[r]) * NNeg, NNeg).ToArray(), rank.Negatives.AsSpan((l * rows.Length + r) * NNeg, NNeg).ToArray());
+        for (int r = 0; r < rows.Length; r++)
+            Assert.Equal(whole.Uniforms.AsSpan(rows[r] * Nsp, Nsp).ToArray(), rank.Uniforms.AsSpan(r * Nsp, Nsp).ToArray());
+    }
+
+    [Fact]
     public void All_negatives_is_every_other_image()
     {
         var r = new StepRandomness(seed: 1, L, B, B - 1, Nsp);
