@@ -34,6 +34,36 @@ public class PipelineTests
     }
 
     [Fact]
+    public void TheRanksOfAJobTogetherBuildTheOneProcessBatch()
+    {
+        var split = LabelledSplit.PerClass(Fmnist, 2, 3);
+        var aug = new AugmentConfig { LargeViews = 2, SmallViews = 1, LargeSize = 28, SmallSize = 14, Channels = 1, CropArea = [0.35, 1.0] };
+        using var whole = new BatchPipeline(Fmnist, split, aug, new PipelineOptions(16, 4, 42, 2, 2));
+        using var b = whole.GetBatch(123);
+        int n = 28 * 28, small = 14 * 14;
+        for (int rank = 0; rank < 2; rank++)
+        {
+            using var p = new BatchPipeline(Fmnist, split, aug, new PipelineOptions(16, 4, 42, 2, 2) { Rank = rank, WorldSize = 2 });
+            using var r = p.GetBatch(123);
+            var slice = p.Options.Slice;
+            Assert.Equal(10, r.BatchSize);
+            for (int j = 0; j < r.BatchSize; j++)
+            {
+                int job = slice.JobPosition(j);
+                Assert.Equal(b.Indices[job], r.Indices[j]);
+                for (int v = 0; v < 2; v++) Assert.Equal(b.LargeView(v, job).ToArray(), r.LargeView(v, j).ToArray());
+                Assert.Equal(b.SmallView(0, job).ToArray(), r.SmallView(0, j).ToArray());
+            }
+            Assert.Equal(b.Labels.AsSpan(rank * 2, 2).ToArray(), r.Labels);
+            Assert.Equal(b.UnlabelledTrueLabels.AsSpan(rank * 8, 8).ToArray(), r.UnlabelledTrueLabels);
+            Assert.Equal(n * 2 * 10, r.Large.Length);
+            Assert.Equal(small * 10, r.Small.Length);
+        }
+        var e = Assert.Throws<DataConfigException>(() => new BatchPipeline(Fmnist, split, aug, new PipelineOptions(16, 4, 42, 2, 2) { Rank = 0, WorldSize = 3 }));
+        Assert.Contains("does not divide among 3 ranks", e.Message);
+    }
+
+    [Fact]
     public void LayoutHoldsLabelsViewsAndNormalisedPixels()
     {
         using var p = Make(2);

@@ -20,6 +20,7 @@ public sealed class Batch : IDisposable
         Labels = GC.AllocateArray<long>(bl, pinned: true);
         UnlabelledTrueLabels = GC.AllocateArray<long>(bu, pinned: true);
         Indices = new int[b];
+        LabelledEpochs = new long[bl];
     }
 
     /// <summary>[L, B, C, H, W] with H = W = LargeSize.</summary>
@@ -30,6 +31,8 @@ public sealed class Batch : IDisposable
     public long[] Labels { get; }
     /// <summary>[B_u] true labels of the unlabelled part (-1 where unknown), for pseudo-label accuracy.</summary>
     public long[] UnlabelledTrueLabels { get; }
+    /// <summary>[B_l] the labelled epoch of each labelled slot (the pipeline's scratch; keyed augmentation draws).</summary>
+    internal long[] LabelledEpochs { get; }
     /// <summary>[B] training-set indices (after any bad-image replacement).</summary>
     public int[] Indices { get; }
     public long Step { get; internal set; }

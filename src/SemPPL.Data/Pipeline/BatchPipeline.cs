@@ -154,18 +154,10 @@ public sealed class BatchPipeline : IDisposable
         var slice = Options.Slice;
         int bu = slice.BatchUnlabelled, bl = slice.BatchLabelled, b = bu + bl;
         batch.Step = step;
-        var epochs = new long[bl];
-        if (slice.IsWhole) Sampler.Indices(step, batch.Indices.AsSpan(0, bu), batch.Indices.AsSpan(bu, bl), epochs);
-        else
-        {
-            // The whole job's images for the step, then this rank's part of them.
-            int jbu = slice.JobBatchUnlabelled, jbl = slice.JobBatchLabelled;
-            var job = new int[jbu + jbl];
-            var jobEpochs = new long[jbl];
-            Sampler.Indices(step, job.AsSpan(0, jbu), job.AsSpan(jbu, jbl), jobEpochs);
-            for (int j = 0; j < b; j++) batch.Indices[j] = job[slice.JobPosition(j)];
-            for (int j = 0; j < bl; j++) epochs[j] = jobEpochs[slice.JobPosition(bu + j) - jbu];
-        }
+        var epochs = batch.LabelledEpochs;
+        // This rank's part of the job's lists (all of them in one process).
+        Sampler.Indices(step, batch.Indices.AsSpan(0, bu), batch.Indices.AsSpan(bu, bl), epochs,
+            unlabelledFrom: slice.Rank * bu, labelledFrom: slice.Rank * bl);
         long uEpoch = bu > 0 ? Sampler.UnlabelledEpoch(step) : 0;
         batch.UnlabelledEpoch = uEpoch;
         batch.LabelledEpoch = bl > 0 ? epochs[0] : 0;

@@ -38,18 +38,24 @@ public sealed class BatchSampler
     public long UnlabelledEpoch(long step) => step / StepsPerEpoch;
     public long LabelledEpochAt(long position) => position / _labelled.Length;
 
-    /// <summary>Fills training-set indices for step <paramref name="step"/>: unlabelled then labelled; also the epoch of each labelled slot.</summary>
-    public void Indices(long step, Span<int> unlabelled, Span<int> labelled, Span<long> labelledEpochs)
+    /// <summary>
+    /// Fills training-set indices for step <paramref name="step"/>: unlabelled then labelled; also the epoch of each labelled
+    /// slot. The spans may hold a part of the step's lists (a rank's): unlabelled slots from <paramref name="unlabelledFrom"/>,
+    /// labelled slots from <paramref name="labelledFrom"/>, as many as the spans hold.
+    /// </summary>
+    public void Indices(long step, Span<int> unlabelled, Span<int> labelled, Span<long> labelledEpochs, int unlabelledFrom = 0, int labelledFrom = 0)
     {
-        if (BatchUnlabelled > 0)
+        if (unlabelledFrom + unlabelled.Length > BatchUnlabelled || labelledFrom + labelled.Length > BatchLabelled)
+            throw new ArgumentOutOfRangeException(nameof(step), "the slots asked for lie beyond the step's batch");
+        if (unlabelled.Length > 0)
         {
             long epoch = UnlabelledEpoch(step);
-            int pos = (int)(step % StepsPerEpoch) * BatchUnlabelled;
-            Perm(RngStream.UnlabelledOrder, epoch, _n).AsSpan(pos, BatchUnlabelled).CopyTo(unlabelled);
+            int pos = (int)(step % StepsPerEpoch) * BatchUnlabelled + unlabelledFrom;
+            Perm(RngStream.UnlabelledOrder, epoch, _n).AsSpan(pos, unlabelled.Length).CopyTo(unlabelled);
         }
-        for (int j = 0; j < BatchLabelled; j++)
+        for (int j = 0; j < labelled.Length; j++)
         {
-            long p = step * BatchLabelled + j;
+            long p = step * BatchLabelled + labelledFrom + j;
             long e = p / _labelled.Length;
             labelled[j] = _labelled[Perm(RngStream.LabelledOrder, e, _labelled.Length)[(int)(p % _labelled.Length)]];
             labelledEpochs[j] = e;
