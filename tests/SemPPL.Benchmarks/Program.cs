@@ -9,6 +9,7 @@ var benchmarks = new Dictionary<string, Func<string[], int>>(StringComparer.Ordi
     ["graphgen-imagenet"] = SemPPL.Benchmarks.Graphgen.GraphgenImageNetBenchmark.Run,
     ["session-start"] = SemPPL.Benchmarks.Runtime.SessionStartBenchmark.Run,
     ["step"] = SemPPL.Benchmarks.Step.StepBenchmark.Run,
+    ["wgrad"] = SemPPL.Benchmarks.Autodiff.WeightGradientBenchmark.Run,
     ["devicecheck"] = SemPPL.Benchmarks.DeviceCheck.DeviceComparison.Run,
     ["allreduce"] = SemPPL.Benchmarks.Distributed.AllReduceBenchmark.Run,
     ["checkpoint-diff"] = SemPPL.Benchmarks.Distributed.CheckpointDiff.Run,

@@ -21,7 +21,8 @@ namespace SemPPL.Benchmarks.Step;
 /// L = 2, S = 0, B = --batch (default 64) + a quarter labelled.
 /// Options: --case a|b|both|r50, --warmup N (2), --steps N (5), --threads N (2; torch's threads), --ort-threads N (default: what a
 /// run of the case's config uses, its threads key: cifar10.yaml the processor count, quickstart.yaml 1), --spinning on|off (off, as runs),
-/// --device cpu|cuda (both sides), --batch B_u, --torch on|off (off: ours only), --channel-reduction direct|two_stage (model.channel_reduction), --profile (ORT profile of a copy of train.onnx, lowered as the trainer lowers it: top ops by time, CPU).
+/// --device cpu|cuda (both sides), --batch B_u, --torch on|off (off: ours only), --channel-reduction direct|two_stage (model.channel_reduction), --profile (ORT profile of a copy of train.onnx, lowered as the trainer lowers it: top ops by time, CPU),
+/// --weight-gradient-product nchwc|matmul (nchwc, as runs: the CPU lowering's pointwise form of the Conv weight gradients' products; matmul: left as MatMuls, for A/B).
 /// </summary>
 public static class StepBenchmark
 {
@@ -39,6 +40,11 @@ public static class StepBenchmark
             var v => throw new ArgumentException($"--spinning '{v}': expected on or off"),
         };
         bool profile = args.Contains("--profile");
+        NchwcSupport.WeightGradientProducts = BenchmarkOptions.Get(args, "--weight-gradient-product", "nchwc") switch
+        {
+            "nchwc" => true, "matmul" => false,
+            var v => throw new ArgumentException($"--weight-gradient-product '{v}': expected nchwc or matmul"),
+        };
         string device = BenchmarkOptions.Get(args, "--device", "cpu");
         int batchU = BenchmarkOptions.Get(args, "--batch", 64);
         string? reduction = BenchmarkOptions.Get(args, "--channel-reduction"); // model.channel_reduction (default: the config's)
@@ -49,7 +55,8 @@ public static class StepBenchmark
                           $"torch.set_num_threads({threads}), {OpenBlasCoreType.Current}; warm-up {warmup}, timed {steps} steps");
         if (device == "cpu")
             Console.WriteLine($"CPU convolutions: {(SessionFactory.CpuConvLayoutFromEnvironment && NchwcSupport.BlockSize > 1
-                ? $"lowered to ORT's NCHWc kernels, block {NchwcSupport.BlockSize}" : "as written (ORT Conv / ConvTranspose)")} ({SessionFactory.CpuConvLayoutVariable})");
+                ? $"lowered to ORT's NCHWc kernels, block {NchwcSupport.BlockSize}; weight-gradient products as {(NchwcSupport.WeightGradientProducts ? "pointwise NCHWc convolutions" : "MatMuls")}"
+                : "as written (ORT Conv / ConvTranspose)")} ({SessionFactory.CpuConvLayoutVariable})");
         if (device != "cpu")
             Console.WriteLine($"cuDNN convolution algorithms: ours {Environment.GetEnvironmentVariable(SessionFactory.ConvAlgorithmSearchVariable) ?? "HEURISTIC"} " +
                               $"({SessionFactory.ConvAlgorithmSearchVariable}), PyTorch cudnn.benchmark = True; TF32 on both sides");
