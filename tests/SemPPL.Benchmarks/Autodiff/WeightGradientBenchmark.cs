@@ -10,7 +10,10 @@ namespace SemPPL.Benchmarks.Autodiff;
 /// The Conv weight gradient of one layer in each form graphgen can emit, next to the layer's forward Conv and input
 /// gradient, each opened as the trainer opens a CPU graph (NCHWc lowering with the probed block size). Rounds
 /// interleave the forms so that background load hits them alike; prints min and median ms per form.
-/// Options: --shape N,C,H,W (80,64,32,32) --out M (C) --stride S (1) --threads T (2) --rounds R (15).
+/// Options: --shape N,C,H,W (80,64,32,32) --out M (C) --stride S (1) --threads T (2) --rounds R (15), --profile (kernel time
+/// per op, warm-up excluded). Experiment modes that replace the forms: --gemm (the product alone as MatMul / Gemm in
+/// each operand order), --gemm --pointwise or --pointwise2 (the product as a 1x1 Conv, columns or dY as its input),
+/// --layout (reorders, BatchNorm and per-channel reductions on NCHW against the NCHWc layout).
 /// </summary>
 public static class WeightGradientBenchmark
 {
