@@ -16,9 +16,9 @@ public static class NchwcSupport
     /// <summary>The NCHWc block size, or 1 when this ORT build has no NCHWc kernels.</summary>
     public static int BlockSize => Probed.Value;
 
-    /// <summary>Whether the lowering also rewrites the Conv weight gradients' products as pointwise NCHWc convolutions
-    /// (default); false keeps them as MatMuls, for the step benchmark's A/B (<c>--weight-gradient-product</c>).</summary>
-    public static bool WeightGradientProducts { get; set; } = true;
+    /// <summary>The lowering's optional rewrites (default all); the step benchmark turns them off for its A/Bs
+    /// (<c>--weight-gradient-product</c>, <c>--strided-input-gradient</c>).</summary>
+    public static NchwcLoweringForms Forms { get; set; } = NchwcLoweringForms.All;
 
     /// <summary>A lowered copy of <paramref name="model"/> (ONNX bytes), or the same bytes when nothing lowers or
     /// the build has no NCHWc kernels.</summary>
@@ -28,7 +28,7 @@ public static class NchwcSupport
         ModelProto proto;
         try { proto = ModelProto.Parser.ParseFrom(model); }
         catch (Google.Protobuf.InvalidProtocolBufferException) { return model; } // not a model: ORT says so, with the graph's name
-        return NchwcConvLowering.Lower(proto, BlockSize, WeightGradientProducts) > 0 ? Google.Protobuf.MessageExtensions.ToByteArray(proto) : model;
+        return NchwcConvLowering.Lower(proto, BlockSize, Forms) > 0 ? Google.Protobuf.MessageExtensions.ToByteArray(proto) : model;
     }
 
     private static int Probe()

@@ -286,7 +286,7 @@ public sealed class SessionFactory : IDisposable
         $"device: {(IsCuda ? $"cuda:{DeviceId}" : "cpu")}",
         $"cpu: {CpuFeatures.Current}, {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, NCHWc block {NchwcSupport.BlockSize}",
         $"optimisation: {_optimizationLevel}, {ExecutionMode.ORT_SEQUENTIAL}",
-        $"lowering: {(LowersConvolutions ? $"nchwc block {NchwcSupport.BlockSize}{(NchwcSupport.WeightGradientProducts ? "" : ", weight-gradient products as MatMul")}, {typeof(SemPPL.GraphGen.Lowering.NchwcConvLowering).Assembly.ManifestModule.ModuleVersionId}" : "none")}") + "\n";
+        $"lowering: {(LowersConvolutions ? $"nchwc block {NchwcSupport.BlockSize}{(NchwcSupport.Forms.Exceptions is { Length: > 0 } off ? ", " + off : "")}, {typeof(SemPPL.GraphGen.Lowering.NchwcConvLowering).Assembly.ManifestModule.ModuleVersionId}" : "none")}") + "\n";
 
     /// <summary>Host &lt;-&gt; device copies and the device allocator (lazily created on the CPU).</summary>
     internal DeviceCopier Copier

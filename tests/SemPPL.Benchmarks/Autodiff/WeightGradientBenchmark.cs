@@ -13,7 +13,8 @@ namespace SemPPL.Benchmarks.Autodiff;
 /// Options: --shape N,C,H,W (80,64,32,32) --out M (C) --stride S (1) --threads T (2) --rounds R (15), --profile (kernel time
 /// per op, warm-up excluded). Experiment modes that replace the forms: --gemm (the product alone as MatMul / Gemm in
 /// each operand order), --gemm --pointwise or --pointwise2 (the product as a 1x1 Conv, columns or dY as its input),
-/// --layout (reorders, BatchNorm and per-channel reductions on NCHW against the NCHWc layout).
+/// --layout (reorders, BatchNorm and per-channel reductions on NCHW against the NCHWc layout), --relu-backward (ReLU's
+/// backward mask in the forms ORT's kernels offer; Sign's input stands for the forward's ReLU output).
 /// </summary>
 public static class WeightGradientBenchmark
 {
@@ -83,6 +84,16 @@ public static class WeightGradientBenchmark
             forms.Add(("reorder+ReduceSum 2-step", (g, xi, wi, dyi) => g.ReduceSum(g.ReduceSum(g.Reshape(Blocked(g, xi), n, c / bb, hh * ww, bb), [2], true), [0], true)));
             forms.Add(("Relu NCHW", (g, xi, wi, dyi) => g.Relu(xi)));
         }
+        if (args.Contains("--relu-backward"))
+        {   // ReLU's backward dX = dY where the forward input x > 0, else 0, in the forms ORT's CPU kernels offer
+            forms.Clear();
+            Value Zero(GraphBuilder g) => g.Constant(HostTensor.Float([], [0f]), "zero");
+            forms.Add(("Where(x > 0, dy, 0)", (g, xi, wi, dyi) => g.Where(g.Greater(xi, Zero(g)), dyi, Zero(g))));
+            forms.Add(("Mul(dy, Cast(x > 0))", (g, xi, wi, dyi) => g.Mul(dyi, g.Cast(g.Greater(xi, Zero(g)), DType.Float))));
+            forms.Add(("Mul(dy, Sign(relu(x)))", (g, xi, wi, dyi) => g.Mul(dyi, g.Sign(xi))));
+            forms.Add(("Mul alone", (g, xi, wi, dyi) => g.Mul(dyi, xi)));
+            y = x;
+        }
         var rng = new Random(1);
         float[] Fill(long[] shape) { var a = new float[shape.Aggregate(1L, (p, d) => p * d)]; for (int i = 0; i < a.Length; i++) a[i] = (float)rng.NextDouble() - 0.5f; return a; }
         using var xv = OrtValue.CreateTensorValueFromMemory(Fill(x), x);
@@ -101,7 +112,7 @@ public static class WeightGradientBenchmark
             if (name == "dW GatherIm2Col" && NchwcSupport.BlockSize > 1)
             {   // the same graph with its product left to MLAS's SGEMM (the lowering before the pointwise rewrite)
                 var proto = Onnx.ModelProto.Parser.ParseFrom(g.ToBytes());
-                SemPPL.GraphGen.Lowering.NchwcConvLowering.Lower(proto, NchwcSupport.BlockSize, weightGradientProducts: false);
+                SemPPL.GraphGen.Lowering.NchwcConvLowering.Lower(proto, NchwcSupport.BlockSize, new(WeightGradientProducts: false));
                 using var o2 = factory.CreateOptions();
                 if (args.Contains("--profile")) { o2.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "wgrad-mm"); o2.EnableProfiling = true; }
                 sessions.Add((name + " (MatMul)", new InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(proto), o2), []));

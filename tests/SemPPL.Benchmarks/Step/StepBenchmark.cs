@@ -4,6 +4,7 @@ using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using SemPPL.Config;
 using SemPPL.GraphGen.Artifacts;
+using SemPPL.GraphGen.Lowering;
 using SemPPL.Tests.Reference;
 using SemPPL.Trainer.Runtime;
 using SemPPL.Trainer.Training;
@@ -22,7 +23,8 @@ namespace SemPPL.Benchmarks.Step;
 /// Options: --case a|b|both|r50, --warmup N (2), --steps N (5), --threads N (2; torch's threads), --ort-threads N (default: what a
 /// run of the case's config uses, its threads key: cifar10.yaml the processor count, quickstart.yaml 1), --spinning on|off (off, as runs),
 /// --device cpu|cuda (both sides), --batch B_u, --torch on|off (off: ours only), --channel-reduction direct|two_stage (model.channel_reduction), --profile (ORT profile of a copy of train.onnx, lowered as the trainer lowers it: top ops by time, CPU),
-/// --weight-gradient-product nchwc|matmul (nchwc, as runs: the CPU lowering's pointwise form of the Conv weight gradients' products; matmul: left as MatMuls, for A/B).
+/// --weight-gradient-product nchwc|matmul (nchwc, as runs: the CPU lowering's pointwise form of the Conv weight gradients' products; matmul: left as MatMuls, for A/B),
+/// --strided-input-gradient nchwc|convtranspose (nchwc, as runs: strided Conv input gradients as per-phase NCHWc convolutions; convtranspose: ORT's ConvTranspose, for A/B).
 /// </summary>
 public static class StepBenchmark
 {
@@ -40,11 +42,17 @@ public static class StepBenchmark
             var v => throw new ArgumentException($"--spinning '{v}': expected on or off"),
         };
         bool profile = args.Contains("--profile");
-        NchwcSupport.WeightGradientProducts = BenchmarkOptions.Get(args, "--weight-gradient-product", "nchwc") switch
-        {
-            "nchwc" => true, "matmul" => false,
-            var v => throw new ArgumentException($"--weight-gradient-product '{v}': expected nchwc or matmul"),
-        };
+        NchwcSupport.Forms = new NchwcLoweringForms(
+            WeightGradientProducts: BenchmarkOptions.Get(args, "--weight-gradient-product", "nchwc") switch
+            {
+                "nchwc" => true, "matmul" => false,
+                var v => throw new ArgumentException($"--weight-gradient-product '{v}': expected nchwc or matmul"),
+            },
+            StridedInputGradients: BenchmarkOptions.Get(args, "--strided-input-gradient", "nchwc") switch
+            {
+                "nchwc" => true, "convtranspose" => false,
+                var v => throw new ArgumentException($"--strided-input-gradient '{v}': expected nchwc or convtranspose"),
+            });
         string device = BenchmarkOptions.Get(args, "--device", "cpu");
         int batchU = BenchmarkOptions.Get(args, "--batch", 64);
         string? reduction = BenchmarkOptions.Get(args, "--channel-reduction"); // model.channel_reduction (default: the config's)
@@ -55,7 +63,7 @@ public static class StepBenchmark
                           $"torch.set_num_threads({threads}), {OpenBlasCoreType.Current}; warm-up {warmup}, timed {steps} steps");
         if (device == "cpu")
             Console.WriteLine($"CPU convolutions: {(SessionFactory.CpuConvLayoutFromEnvironment && NchwcSupport.BlockSize > 1
-                ? $"lowered to ORT's NCHWc kernels, block {NchwcSupport.BlockSize}; weight-gradient products as {(NchwcSupport.WeightGradientProducts ? "pointwise NCHWc convolutions" : "MatMuls")}"
+                ? $"lowered to ORT's NCHWc kernels, block {NchwcSupport.BlockSize}{(NchwcSupport.Forms.Exceptions is { Length: > 0 } off ? "; " + off : "; all forms (weight-gradient products, strided input gradients)")}"
                 : "as written (ORT Conv / ConvTranspose)")} ({SessionFactory.CpuConvLayoutVariable})");
         if (device != "cpu")
             Console.WriteLine($"cuDNN convolution algorithms: ours {Environment.GetEnvironmentVariable(SessionFactory.ConvAlgorithmSearchVariable) ?? "HEURISTIC"} " +

@@ -1,5 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
+using SemPPL.GraphGen.Autodiff.Rules;
 using SemPPL.GraphGen.Lowering;
 using SemPPL.GraphGen.Onnx;
 using SemPPL.Trainer.Runtime;
@@ -17,7 +18,8 @@ public class NchwcLoweringTests
     private static int B => NchwcSupport.BlockSize;
 
     public static TheoryData<string> Geometries => ["3x3 s1", "3x3 s2", "1x1 s1", "1x1 s2", "stem 3x3 s2 C1", "stem 3x3 s1 C3",
-        "3x3 s2 C<B", "1x1 s2 C<B", "1x1 s1 C<B", "dX 3x3 s1", "dX 1x1 s1", "dilated 3x3 d2", "asymmetric pads", "bias", "shared input", "channels-last C=B", "channels-last C=2B"];
+        "3x3 s2 C<B", "1x1 s2 C<B", "1x1 s1 C<B", "dX 3x3 s1", "dX 1x1 s1", "dilated 3x3 d2", "asymmetric pads", "bias", "shared input", "channels-last C=B", "channels-last C=2B",
+        "dW product C=B", "dW product C=2B", "dX 3x3 s2", "dX 3x3 s2 bias", "dX 4x4 s2", "dX 3x3 s3"];
 
     [Theory]
     [MemberData(nameof(Geometries))]
@@ -31,7 +33,19 @@ public class NchwcLoweringTests
         }
         var proto = ModelProto.Parser.ParseFrom(model);
         Assert.Equal(expectLowered, NchwcConvLowering.Lower(proto, B));
-        Assert.Equal(expectLowered, proto.Graph.Node.Count(n => n.Domain == NchwcConvLowering.Domain && n.OpType == "Conv"));
+        if (geometry.StartsWith("dW product", StringComparison.Ordinal)) // the product is a pointwise NchwcConv, no MatMul or dY transpose left
+        {
+            Assert.DoesNotContain(proto.Graph.Node, n => n.OpType == "MatMul");
+            Assert.Single(proto.Graph.Node, n => n.OpType == "ReorderOutput");
+        }
+        if (System.Text.RegularExpressions.Regex.Match(geometry, @"^dX .* s([2-9])") is { Success: true } strided)
+        {   // one NchwcConv per output phase, no ConvTranspose left
+            long s = strided.Groups[1].Value[0] - '0';
+            Assert.DoesNotContain(proto.Graph.Node, n => n.OpType == "ConvTranspose");
+            Assert.Equal(s * s, proto.Graph.Node.Count(n => n.Domain == NchwcConvLowering.Domain && n.OpType == "Conv"));
+        }
+        else
+            Assert.Equal(expectLowered, proto.Graph.Node.Count(n => n.Domain == NchwcConvLowering.Domain && n.OpType == "Conv"));
         if (geometry.StartsWith("channels-last", StringComparison.Ordinal)) // only the conv output's transpose is left of the two
             Assert.Single(proto.Graph.Node, n => n.OpType == "Transpose" && n.Attribute.Single(a => a.Name == "perm").Ints.SequenceEqual([0L, 2, 3, 1]));
         var plain = Run(model, feeds);
@@ -45,7 +59,9 @@ public class NchwcLoweringTests
     [Theory]
     [InlineData("grouped")]
     [InlineData("channels that do not block")]
-    [InlineData("dX 3x3 s2")]
+    [InlineData("dX 1x1 s2")]
+    [InlineData("dX 3x3 s2 to an odd size")]
+    [InlineData("dW product with a short sum")]
     public void What_the_kernels_cannot_take_stays_as_written(string geometry)
     {
         var (model, _, _) = Build(geometry, Math.Max(B, 8));
@@ -178,7 +194,13 @@ public class NchwcLoweringTests
             "bias" => g.Conv(In("x", 2, c, 6, 6), In("w", m, c, 3, 3), In("bias", m), [1, 1], [1, 1, 1, 1]),
             "grouped" => g.Conv(In("x", 2, c, 6, 6), In("w", m, c / 2, 3, 3), null, [1, 1], [1, 1, 1, 1], null, 2),
             "channels that do not block" => g.Conv(In("x", 2, b + 4, 6, 6), In("w", m, b + 4, 3, 3), null, [1, 1], [1, 1, 1, 1]),
+            // strided input gradients (sub-pixel phases); the odd size (4 -> 7) and 1x1 (phases no tap reaches) stay
             "dX 3x3 s2" => g.ConvTranspose(In("dy", 2, m, 4, 4), In("w", m, c, 3, 3), null, [2, 2], [1, 1, 1, 1], [1, 1]),
+            "dX 3x3 s2 bias" => g.ConvTranspose(In("dy", 2, m, 3, 5), In("w", m, c, 3, 3), In("bias", c), [2, 2], [1, 1, 1, 1], [1, 1]),
+            "dX 4x4 s2" => g.ConvTranspose(In("dy", 2, m, 4, 3), In("w", m, c, 4, 4), null, [2, 2], [1, 1, 1, 1]),
+            "dX 3x3 s3" => g.ConvTranspose(In("dy", 2, m, 3, 4), In("w", m, c, 3, 3), null, [3, 3], [0, 0, 0, 0]),
+            "dX 1x1 s2" => g.ConvTranspose(In("dy", 2, m, 4, 4), In("w", m, c, 1, 1), null, [2, 2], [0, 0, 0, 0], [1, 1]),
+            "dX 3x3 s2 to an odd size" => g.ConvTranspose(In("dy", 2, m, 4, 4), In("w", m, c, 3, 3), null, [2, 2], [1, 1, 1, 1]),
             _ => null!,
         };
         if (geometry == "shared input")
@@ -193,6 +215,13 @@ public class NchwcLoweringTests
             var x = In("x", 2, ch, 5, 6);
             var conv = g.Conv(x, In("w", ch, ch, 3, 3), null, [1, 1], [1, 1, 1, 1]);
             y = g.Add(g.Transpose(x, 0, 2, 3, 1), g.Transpose(conv, 0, 2, 3, 1));
+        }
+        if (geometry.StartsWith("dW product", StringComparison.Ordinal))
+        {   // graphgen's GatherIm2Col weight gradient of a 3x3 s1 conv; R = N*Ho*Wo must be >= 4*C*K for the rewrite
+            long ch = geometry.EndsWith("C=B", StringComparison.Ordinal) ? b : 2 * b, hw = geometry.EndsWith("short sum", StringComparison.Ordinal) ? 4 : 12;
+            long n = geometry.EndsWith("short sum", StringComparison.Ordinal) ? 1 : 4 * ch / b;
+            var geo = new ConvGeometry([1, 1], [1, 1, 1, 1], [1, 1], 1, [n, ch, hw, hw], [m, ch, 3, 3], [n, m, hw, hw]);
+            y = ConvBackward.WeightGradient(g, In("x", n, ch, hw, hw), In("dy", n, m, hw, hw), geo, ConvWeightGradMethod.GatherIm2Col);
         }
         g.Output(y, "out");
         return (g.ToBytes(), feeds, lowered);
