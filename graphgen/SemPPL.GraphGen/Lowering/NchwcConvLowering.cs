@@ -90,7 +90,12 @@ public static class NchwcConvLowering
         if (lowered == 0) return 0; // (a Transpose rewrite implies a lowered Conv before it)
         graph.Node.Clear();
         graph.Node.AddRange(WithoutDeadNodes(nodes, graph));
-        graph.Initializer.AddRange(rewriter.NewInitializers);
+        // constants only the dropped nodes read go too (else ORT warns about each at session start)
+        var read = graph.Node.SelectMany(n => n.Input.Concat(n.Attribute.Where(a => a.G is not null).SelectMany(a => a.G.Node.SelectMany(sn => sn.Input))))
+                             .Concat(graph.Output.Select(o => o.Name)).Concat(graph.Input.Select(i => i.Name)).ToHashSet();
+        var kept = graph.Initializer.Concat(rewriter.NewInitializers).Where(i => read.Contains(i.Name)).ToList();
+        graph.Initializer.Clear();
+        graph.Initializer.AddRange(kept);
         if (!model.OpsetImport.Any(o => o.Domain == Domain))
             model.OpsetImport.Add(new OperatorSetIdProto { Domain = Domain, Version = 1 });
         return lowered;

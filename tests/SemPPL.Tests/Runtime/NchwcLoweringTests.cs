@@ -33,6 +33,8 @@ public class NchwcLoweringTests
         }
         var proto = ModelProto.Parser.ParseFrom(model);
         Assert.Equal(expectLowered, NchwcConvLowering.Lower(proto, B));
+        var read = proto.Graph.Node.SelectMany(n => n.Input).ToHashSet(); // no constant left that only dropped nodes read
+        Assert.All(proto.Graph.Initializer, i => Assert.Contains(i.Name, read));
         if (geometry.StartsWith("dW product", StringComparison.Ordinal)) // the product is a pointwise NchwcConv, no MatMul or dY transpose left
         {
             Assert.DoesNotContain(proto.Graph.Node, n => n.OpType == "MatMul");
