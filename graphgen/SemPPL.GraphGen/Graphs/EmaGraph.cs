@@ -29,15 +29,3 @@ public static class EmaGraph
         return new BuiltGraph(g, contract.Finish(g));
     }
 }
-
-/// <summary>The BYOL target-EMA schedule (docs/method.md, step 8).</summary>
-public static class EmaSchedule
-{
-    /// <summary>tau_k = 1 - (1 - tauBase) * (cos(pi k / K) + 1) / 2: tauBase at k = 0, 1 at k = K.</summary>
-    public static double Tau(long step, long totalSteps, double tauBase)
-    {
-        if (totalSteps <= 0) throw new ArgumentOutOfRangeException(nameof(totalSteps), "total steps must be positive");
-        double k = Math.Clamp(step, 0, totalSteps);
-        return 1 - (1 - tauBase) * (Math.Cos(Math.PI * k / totalSteps) + 1) / 2;
-    }
-}

@@ -12,7 +12,12 @@ public static class Schedules
         return peak * 0.5 * (1 + Math.Cos(Math.PI * progress));
     }
 
-    /// <summary>BYOL's target decay: tau_k = 1 - (1 - tau_base) (cos(pi k / K) + 1) / 2.</summary>
-    public static double EmaDecay(long step, long totalSteps, double tauBase) =>
-        1 - (1 - tauBase) * (Math.Cos(Math.PI * step / Math.Max(1, totalSteps)) + 1) / 2;
+    /// <summary>BYOL's target decay (the EMA graph's tau, docs/method.md step 8): tau_k = 1 - (1 - tau_base) (cos(pi k / K) + 1) / 2,
+    /// tau_base at k = 0, 1 at k = K (and past it).</summary>
+    public static double EmaDecay(long step, long totalSteps, double tauBase)
+    {
+        if (totalSteps <= 0) throw new ArgumentOutOfRangeException(nameof(totalSteps), $"total steps {totalSteps}: must be positive");
+        double k = Math.Clamp(step, 0, totalSteps);
+        return 1 - (1 - tauBase) * (Math.Cos(Math.PI * k / totalSteps) + 1) / 2;
+    }
 }

@@ -39,16 +39,6 @@ public sealed class EmaGraphTests
         }
         Assert.Contains(new StatePair("target.bn.running_mean", "new.target.bn.running_mean"), built.State);
     }
-
-    [Fact]
-    public void Ema_schedule_endpoints_and_midpoint()
-    {
-        Assert.Equal(0.996, EmaSchedule.Tau(0, 1000, 0.996), 12);
-        Assert.Equal(1 - 0.004 / 2, EmaSchedule.Tau(500, 1000, 0.996), 12);
-        Assert.Equal(1.0, EmaSchedule.Tau(1000, 1000, 0.996), 12);
-        // increasing in k
-        Assert.True(EmaSchedule.Tau(250, 1000, 0.996) < EmaSchedule.Tau(750, 1000, 0.996));
-    }
 }
 
 public sealed class QueueGraphTests

@@ -52,5 +52,7 @@ public class SchedulesTests
         Assert.Equal(1 - (1 - tauBase) * (Math.Cos(Math.PI * 0.25) + 1) / 2, Schedules.EmaDecay(K / 4, K, tauBase), 12);
         for (long k = 1; k <= K; k++)
             Assert.True(Schedules.EmaDecay(k, K, tauBase) >= Schedules.EmaDecay(k - 1, K, tauBase));
+        Assert.Equal(1.0, Schedules.EmaDecay(K + 5, K, tauBase), 12); // past the end it stays 1
+        Assert.Throws<ArgumentOutOfRangeException>(() => Schedules.EmaDecay(0, 0, tauBase));
     }
 }
