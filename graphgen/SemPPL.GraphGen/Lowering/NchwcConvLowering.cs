@@ -32,10 +32,12 @@ namespace SemPPL.GraphGen.Lowering;
 /// The rewrite is exact up to float summation order. The artifacts on disk stay standard ONNX: the trainer lowers
 /// a copy when it opens a CPU session (SessionFactory), with B probed from the ORT build it runs on.
 /// </summary>
-/// <summary>The optional rewrites of <see cref="NchwcConvLowering"/>, each on by default; off only for A/B benchmarks.</summary>
+/// <summary>The optional rewrites of the CPU lowering (<see cref="NchwcConvLowering"/>, <see cref="ZeroMaskLowering"/>), each on
+/// by default; off only for A/B benchmarks.</summary>
 /// <param name="WeightGradientProducts">Conv weight-gradient products as pointwise NCHWc convolutions (else MatMul).</param>
 /// <param name="StridedInputGradients">Strided ConvTranspose as per-phase NCHWc convolutions (else ORT's ConvTranspose).</param>
-public sealed record NchwcLoweringForms(bool WeightGradientProducts = true, bool StridedInputGradients = true)
+/// <param name="ZeroMasksAsMul">Where(mask, x, 0) as Mul(x, Cast(mask)) (else ORT's Where).</param>
+public sealed record NchwcLoweringForms(bool WeightGradientProducts = true, bool StridedInputGradients = true, bool ZeroMasksAsMul = true)
 {
     public static NchwcLoweringForms All { get; } = new();
 
@@ -44,6 +46,7 @@ public sealed record NchwcLoweringForms(bool WeightGradientProducts = true, bool
     {
         WeightGradientProducts ? null : "weight-gradient products as MatMul",
         StridedInputGradients ? null : "strided input gradients as ConvTranspose",
+        ZeroMasksAsMul ? null : "zero masks as Where",
     }.OfType<string>());
 }
 

@@ -101,13 +101,14 @@ public class NchwcLoweringTests
         {
             var manifest = SemPPL.GraphGen.Artifacts.ArtifactSetWriter.Write(config, labelledImages: 20, dir);
             var initial = SemPPL.GraphGen.Artifacts.TensorFile.Read(Path.Combine(dir, manifest.InitialWeights));
-            int lowered = 0;
+            int lowered = 0, masks = 0;
             foreach (var file in new[] { SemPPL.GraphGen.Artifacts.ArtifactNames.TrainFile, "target.onnx", "eval.onnx" })
             {
                 byte[] model = File.ReadAllBytes(Path.Combine(dir, file));
                 if (B <= 1) { Assert.Same(model, NchwcSupport.Lower(model)); continue; }
                 var proto = ModelProto.Parser.ParseFrom(model);
                 lowered += NchwcConvLowering.Lower(proto, B);
+                masks += ZeroMaskLowering.Lower(proto); // (the train graph's ReLU backwards)
                 var feeds = TinyRunFeeds(proto.Graph, initial);
                 var plain = RunAll(model, feeds);
                 var low = RunAll(Google.Protobuf.MessageExtensions.ToByteArray(proto), feeds);
@@ -120,6 +121,7 @@ public class NchwcLoweringTests
                 }
             }
             if (B > 1) Assert.True(lowered >= 10, $"only {lowered} convolutions lowered in the tiny ResNet-18's graphs");
+            if (B > 1) Assert.True(masks >= 10, $"only {masks} zero masks lowered in the tiny ResNet-18's graphs");
         }
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
     }
