@@ -280,7 +280,7 @@ public static class NchwcConvLowering
         /// <list type="bullet">
         /// <item>filter: rows as [C/B, P, B] (one transpose of the input-sized rows), gathered along axis 1 by the same
         /// index: [C/B, K, R, B], which is the OIHWBiBo filter of O = C*K outputs (order cb, k, ci) over I = R inputs;</item>
-        /// <item>input: dY [N, M, L/B, B] -> [N, L/B, M, B], the NCHWc form of [1, R, 1, M] (positions m);</item>
+        /// <item>input: dY [N, M, L/B, B] -> [N, L/B, M, B] (a channels-last ReorderInput), the NCHWc form of [1, R, 1, M] (positions m);</item>
         /// <item>NchwcConv 1x1 -> [1, C*K, 1, M], reordered and transposed (small) back to the product's [K, M, C].</item>
         /// </list>
         /// </summary>
@@ -296,7 +296,13 @@ public static class NchwcConvLowering
             _emit = [];
             string rows = RowsFromBlocked(gather.Input[0], p, c, n) ?? Transposed(Reshaped(gather.Input[0], [p, c / b, b]), [1, 0, 2]);
             string filter = Reshaped(Gathered(rows, gather.Input[1], axis: 1), [c * k, r, 1, 1]);
-            string input = Reshaped(Transposed(Reshaped(dy, [n, m, l / b, b]), [0, 2, 1, 3]), [1, r, 1, m]);
+            // dY [N, M, L] read as channels-last [N, H = M, W = 1, C = L]: ReorderInput's NCHWc output [N, L/B, M, 1, B] is
+            // [N, L/B, M, B] (MLAS's vectorised reorder; the same move as a Transpose copies 64-byte runs on one thread, 3x slower)
+            string blockedDy = Fresh(dy + ".by_positions");
+            var reorderDy = new NodeProto { Name = Fresh(dy + ".reorder_positions"), OpType = "ReorderInput", Domain = Domain, Input = { Reshaped(dy, [n, m, 1, l]) }, Output = { blockedDy } };
+            reorderDy.Attribute.Add(new AttributeProto { Name = "channels_last", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
+            _emit.Add(reorderDy);
+            string input = Reshaped(blockedDy, [1, r, 1, m]);
             string y = Fresh(node.Output[0] + ".nchwc");
             var conv = new NodeProto { Name = Fresh(node.Name + ".nchwc"), OpType = "Conv", Domain = Domain, Input = { input, filter }, Output = { y } };
             conv.Attribute.Add(IntsAttr("kernel_shape", [1, 1]));
