@@ -435,18 +435,21 @@ public static class NchwcConvLowering
                 var a = Transposed(Reshaped(w, [s[0] / b, b, s[1] * k]), [0, 2, 1]);
                 return _blockedWeights[key] = Reshaped(Transposed(Reshaped(a, [s[0] / b * (s[1] / b), b, k, b]), [0, 2, 1, 3]), s);
             }
-            string flipped = Fresh(w + ".flipped");
+            // [Cin, Cout, K] -> [Cout, Cin, K] = [Cout/B, Bo, Cin/B, Bi, K] -> [Cout/B, Cin/B, Bi, K, Bo]
+            //   = [Cout/B * Cin/B, Bi, K, Bo] -> [Cout/B * Cin/B, K, Bi, Bo], then the kernel rotated: the flat tap index
+            // (kh, kw row-major) reversed, on the blocked layout where each tap is a run of B*B floats (a Slice with
+            // step -1 on the weight as given moves single floats: 35 ms a step in case (a)'s train graph)
+            long cin = s[0], cout = s[1];
+            var t = Transposed(Reshaped(w, [cin, cout, k]), [1, 0, 2]);
+            var u = Transposed(Reshaped(t, [cout / b, b, cin * k]), [0, 2, 1]);
+            var blocked = Reshaped(Transposed(Reshaped(u, [cout / b * (cin / b), b, k, b]), [0, 2, 1, 3]), [cout / b * (cin / b), k, b * b]);
+            string rotated = Fresh(w + ".rotated");
             _emit.Add(new NodeProto
             {
-                Name = Fresh(w + ".flip"), OpType = "Slice", Output = { flipped },
-                Input = { w, Const([-1, -1]), Const([long.MinValue, long.MinValue]), Const([2, 3]), Const([-1, -1]) },
+                Name = Fresh(w + ".rotate"), OpType = "Slice", Output = { rotated },
+                Input = { blocked, Const([-1]), Const([long.MinValue]), Const([1]), Const([-1]) },
             });
-            // [Cin, Cout, K] -> [Cout, Cin, K] = [Cout/B, Bo, Cin/B, Bi, K] -> [Cout/B, Cin/B, Bi, K, Bo]
-            //   = [Cout/B * Cin/B, Bi, K, Bo] -> [Cout/B * Cin/B, K, Bi, Bo]
-            long cin = s[0], cout = s[1];
-            var t = Transposed(Reshaped(flipped, [cin, cout, k]), [1, 0, 2]);
-            var u = Transposed(Reshaped(t, [cout / b, b, cin * k]), [0, 2, 1]);
-            return _blockedWeights[key] = Reshaped(Transposed(Reshaped(u, [cout / b * (cin / b), b, k, b]), [0, 2, 1, 3]), [cout, cin, s[2], s[3]]);
+            return _blockedWeights[key] = Reshaped(rotated, [cout, cin, s[2], s[3]]);
         }
 
         /// <summary>[M, C, kH, kW] -> [M/B, C, kH, kW, Bo] (as [M, C, kH, kW]): the filter of an NCHW-input NchwcConv
