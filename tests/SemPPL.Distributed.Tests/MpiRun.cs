@@ -2,22 +2,10 @@ using System.Diagnostics;
 
 namespace SemPPL.Distributed.Tests;
 
-/// <summary>A [Fact] skipped, with the reason, when Open MPI's mpirun is not installed (.ci/run installs it).</summary>
-public sealed class MpirunFactAttribute : FactAttribute
-{
-    public MpirunFactAttribute()
-    {
-        if (MpiRun.Executable is null) Skip = "mpirun is not on PATH (apt-get install openmpi-bin libopenmpi-dev); the 2-rank tests cannot run";
-    }
-}
-
 /// <summary>Starts the probe (tests/SemPPL.Distributed.Probe) as the ranks of an Open MPI job.</summary>
 public static class MpiRun
 {
-    public static readonly string? Executable = (Environment.GetEnvironmentVariable("PATH") ?? "")
-        .Split(':', StringSplitOptions.RemoveEmptyEntries)
-        .Select(d => Path.Combine(d, "mpirun"))
-        .FirstOrDefault(File.Exists);
+    public static string? Executable => MpirunFactAttribute.Executable;
 
     public sealed record Result(int ExitCode, string Output, TimeSpan Elapsed);
 

@@ -1,3 +1,4 @@
+using SemPPL.Distributed.Tests;
 using SemPPL.Tests.TestConfigs;
 
 namespace SemPPL.Tests.DataParallel;

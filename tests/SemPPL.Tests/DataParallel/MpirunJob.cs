@@ -1,22 +1,13 @@
+using SemPPL.Distributed.Tests;
 using SemPPL.GraphGen.Artifacts;
 using SemPPL.Tests.Cli;
 
 namespace SemPPL.Tests.DataParallel;
 
-/// <summary>A [Fact] skipped, with the reason, when Open MPI's mpirun is not installed (.ci/run installs it).</summary>
-public sealed class MpirunFactAttribute : FactAttribute
-{
-    public MpirunFactAttribute()
-    {
-        if (MpirunJob.Executable is null) Skip = "mpirun is not on PATH (apt-get install openmpi-bin libopenmpi-dev); the data-parallel tests cannot run";
-    }
-}
-
 /// <summary>semppl train as the ranks of an Open MPI job, and what the tests compare of its runs.</summary>
 public static class MpirunJob
 {
-    public static readonly string? Executable = (Environment.GetEnvironmentVariable("PATH") ?? "")
-        .Split(':', StringSplitOptions.RemoveEmptyEntries).Select(d => Path.Combine(d, "mpirun")).FirstOrDefault(File.Exists);
+    public static string? Executable => MpirunFactAttribute.Executable;
 
     // CI runs as root, which mpirun refuses unless both are set.
     public static readonly Dictionary<string, string> AsRoot = new() { ["OMPI_ALLOW_RUN_AS_ROOT"] = "1", ["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1" };
