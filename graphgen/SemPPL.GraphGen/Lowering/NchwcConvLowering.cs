@@ -24,7 +24,8 @@ namespace SemPPL.GraphGen.Lowering;
 /// SGEMM runs the MatMul (case (a)'s four stages on 2 cores, AVX-512).</item>
 /// <item>Strided ConvTranspose (graphgen's input gradient of a strided Conv) whose output is exactly stride times its
 /// input per axis (output_padding + k - pads = s, e.g. 3x3 s2 pad 1 on even sizes): by sub-pixel decomposition, one
-/// stride-1 NchwcConv per output phase (the kernel's taps that reach that phase), interleaved while still blocked (see <see cref="Rewriter.ConvTransposeStrided"/>). Only where every phase has a tap (not 1x1).</item>
+/// stride-1 NchwcConv per output phase (the kernel's taps that reach that phase), interleaved while still blocked
+/// (see <see cref="Rewriter.ConvTransposeStrided"/>). Only where every phase has a tap (not 1x1).</item>
 /// </list>
 /// Everything else (grouped convolutions, channel counts that do not block, dilated or odd-sized strided
 /// ConvTranspose) is left as is.
@@ -32,24 +33,6 @@ namespace SemPPL.GraphGen.Lowering;
 /// The rewrite is exact up to float summation order. The artifacts on disk stay standard ONNX: the trainer lowers
 /// a copy when it opens a CPU session (SessionFactory), with B probed from the ORT build it runs on.
 /// </summary>
-/// <summary>The optional rewrites of the CPU lowering (<see cref="NchwcConvLowering"/>, <see cref="ZeroMaskLowering"/>), each on
-/// by default; off only for A/B benchmarks.</summary>
-/// <param name="WeightGradientProducts">Conv weight-gradient products as pointwise NCHWc convolutions (else MatMul).</param>
-/// <param name="StridedInputGradients">Strided ConvTranspose as per-phase NCHWc convolutions (else ORT's ConvTranspose).</param>
-/// <param name="ZeroMasksAsMul">Where(mask, x, 0) as Mul(x, Cast(mask)) (else ORT's Where).</param>
-public sealed record NchwcLoweringForms(bool WeightGradientProducts = true, bool StridedInputGradients = true, bool ZeroMasksAsMul = true)
-{
-    public static NchwcLoweringForms All { get; } = new();
-
-    /// <summary>What is off, for benchmark headers and cache keys: "" when all forms are on.</summary>
-    public string Exceptions => string.Join(", ", new[]
-    {
-        WeightGradientProducts ? null : "weight-gradient products as MatMul",
-        StridedInputGradients ? null : "strided input gradients as ConvTranspose",
-        ZeroMasksAsMul ? null : "zero masks as Where",
-    }.OfType<string>());
-}
-
 public static class NchwcConvLowering
 {
     public const string Domain = "com.microsoft.nchwc";
@@ -320,8 +303,9 @@ public static class NchwcConvLowering
         /// <summary>
         /// The product's rows in channel blocks [C/B, P, B] read from the NCHWc copy of the conv input x that a lowered
         /// forward Conv made, when rows = Reshape(Pad?(Transpose(x, [0, 2, 3, 1])), [P, C]): [N, C/B, H, W, B] moved to
-        /// [C/B, N, H, W, B] (runs of H*W*B floats) and padded as the rows were (case (a): saves 50 ms of transposes a step). Null when the rows have another source;
-        /// then they are transposed from channels-last (two passes of B-float runs: the unfold's and this one).
+        /// [C/B, N, H, W, B] (runs of H*W*B floats) and padded as the rows were (case (a): 50 ms of transposes a step
+        /// less). Null when the rows have another source; then they are transposed from channels-last (two passes of
+        /// B-float runs: the unfold's and this one).
         /// </summary>
         private string? RowsFromBlocked(string rows, long p, long c, long n)
         {
