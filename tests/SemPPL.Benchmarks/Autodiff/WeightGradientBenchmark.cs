@@ -87,6 +87,7 @@ public static class WeightGradientBenchmark
         if (args.Contains("--relu-backward"))
         {   // ReLU's backward dX = dY where the forward input x > 0, else 0, in the forms ORT's CPU kernels offer
             forms.Clear();
+            NchwcSupport.Forms = NchwcSupport.Forms with { ZeroMasksAsMul = false }; // else the Where form is lowered to the Mul form
             Value Zero(GraphBuilder g) => g.Constant(HostTensor.Float([], [0f]), "zero");
             forms.Add(("Where(x > 0, dy, 0)", (g, xi, wi, dyi) => g.Where(g.Greater(xi, Zero(g)), dyi, Zero(g))));
             forms.Add(("Mul(dy, Cast(x > 0))", (g, xi, wi, dyi) => g.Mul(dyi, g.Cast(g.Greater(xi, Zero(g)), DType.Float))));
