@@ -117,19 +117,22 @@ public static class StepBenchmark
 
         // ours
         var times = new List<double>();
+        (long, long)? cpuBefore, cpuAfter;
         var timings = new StepTimings(manifest.Step);
         using (var run = new OurStepRunner(config, artifacts, manifest, batch, new SessionSettings { IntraOpThreads = ortThreads, AllowSpinning = spinning }, device))
         {
             for (int k = 0; k < warmup; k++) run.Step(k, Lr, Tau);
+            cpuBefore = Machine.CpuTimes();
             for (int k = 0; k < steps; k++)
             {
                 long t0 = Stopwatch.GetTimestamp();
                 run.Step(warmup + k, Lr, Tau, timings);
                 times.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
             }
+            cpuAfter = Machine.CpuTimes();
         }
         double ours = Median(times);
-        Console.WriteLine($"  ours:    median {ours:F1} ms/step (min {times.Min():F1}), {s.Batch * 1000.0 / ours:F1} images/s ({s.LargeViews} views each)");
+        Console.WriteLine($"  ours:    median {ours:F1} ms/step (min {times.Min():F1}), {s.Batch * 1000.0 / ours:F1} images/s ({s.LargeViews} views each); {Machine.StealShare(cpuBefore, cpuAfter)}");
         Console.WriteLine($"           {StepProfile.Format(timings)}");
         double total = timings.Totals.Sum(t => t.TotalMilliseconds);
         double between = timings.Totals[1].TotalMilliseconds + timings.Totals[2].TotalMilliseconds + timings.Totals[4].TotalMilliseconds + timings.Totals[5].TotalMilliseconds;
@@ -151,11 +154,12 @@ public static class StepBenchmark
     {
         string inputs = Path.Combine(dir, "inputs.spt");
         ReferenceHarness.WriteInputs(inputs, config, s, batch, [Lr, Lr], [Tau, Tau]);
+        var cpuBefore = Machine.CpuTimes(); // (around the whole process: its start and warm-up too)
         var r = ReferenceHarness.RunReference(["bench", "--artifacts", artifacts, "--inputs", inputs, "--warmup", warmup.ToString(),
             "--steps", steps.ToString(), "--threads", threads.ToString(), "--device", device], 3_600_000);
         var json = System.Text.Json.JsonDocument.Parse(r.Stdout.Trim().Split('\n').Last()).RootElement;
         double torch = json.GetProperty("median_ms").GetDouble();
-        Console.WriteLine($"  pytorch: median {torch:F1} ms/step (min {json.GetProperty("min_ms").GetDouble():F1}), {s.Batch * 1000.0 / torch:F1} images/s, torch {json.GetProperty("torch").GetString()}, {json.GetProperty("threads").GetInt32()} threads");
+        Console.WriteLine($"  pytorch: median {torch:F1} ms/step (min {json.GetProperty("min_ms").GetDouble():F1}), {s.Batch * 1000.0 / torch:F1} images/s, torch {json.GetProperty("torch").GetString()}, {json.GetProperty("threads").GetInt32()} threads; {Machine.StealShare(cpuBefore, Machine.CpuTimes())} (whole process)");
         Console.WriteLine("           " + string.Join(", ", json.GetProperty("phases_ms").EnumerateObject().Select(p =>
             $"{p.Name} {p.Value.GetDouble():F1} ms ({100 * json.GetProperty("phases_share").GetProperty(p.Name).GetDouble():F1}%)")));
         Console.WriteLine($"  ratio ours/pytorch: {ours / torch:F2} (medians), {oursMin / json.GetProperty("min_ms").GetDouble():F2} (minima: less sensitive to other load)");
