@@ -1,14 +1,11 @@
 namespace SemPPL.GraphGen.Lowering;
 
-/// <summary>The optional rewrites of the CPU lowering (<see cref="NchwcConvLowering"/>, <see cref="ZeroMaskLowering"/>,
-/// <see cref="ChannelReductionLowering"/>), each on
+/// <summary>The optional rewrites of the CPU lowering (<see cref="NchwcConvLowering"/>, <see cref="ZeroMaskLowering"/>), each on
 /// by default; off only for A/B benchmarks.</summary>
 /// <param name="WeightGradientProducts">Conv weight-gradient products as pointwise NCHWc convolutions (else MatMul).</param>
 /// <param name="StridedInputGradients">Strided ConvTranspose as per-phase NCHWc convolutions (else ORT's ConvTranspose).</param>
 /// <param name="ZeroMasksAsMul">Where(mask, x, 0) as Mul(x, Cast(mask)) (else ORT's Where).</param>
-/// <param name="ChannelReductionsInTwo">Reductions over axes 0, 2, 3 as two (<see cref="ChannelReductionLowering"/>; else one).</param>
-public sealed record NchwcLoweringForms(bool WeightGradientProducts = true, bool StridedInputGradients = true, bool ZeroMasksAsMul = true,
-                                        bool ChannelReductionsInTwo = true)
+public sealed record NchwcLoweringForms(bool WeightGradientProducts = true, bool StridedInputGradients = true, bool ZeroMasksAsMul = true)
 {
     public static NchwcLoweringForms All { get; } = new();
 
@@ -18,6 +15,5 @@ public sealed record NchwcLoweringForms(bool WeightGradientProducts = true, bool
         WeightGradientProducts ? null : "weight-gradient products as MatMul",
         StridedInputGradients ? null : "strided input gradients as ConvTranspose",
         ZeroMasksAsMul ? null : "zero masks as Where",
-        ChannelReductionsInTwo ? null : "channel reductions in one",
     }.OfType<string>());
 }

@@ -17,7 +17,7 @@ public static class NchwcSupport
     public static int BlockSize => Probed.Value;
 
     /// <summary>The lowering's optional rewrites (default all); the step benchmark turns them off for its A/Bs
-    /// (<c>--weight-gradient-product</c>, <c>--strided-input-gradient</c>, <c>--zero-mask</c>, <c>--reduction-lowering</c>).</summary>
+    /// (<c>--weight-gradient-product</c>, <c>--strided-input-gradient</c>, <c>--zero-mask</c>).</summary>
     public static NchwcLoweringForms Forms { get; set; } = NchwcLoweringForms.All;
 
     /// <summary>A lowered copy of <paramref name="model"/> (ONNX bytes), or the same bytes when nothing lowers or
@@ -28,8 +28,7 @@ public static class NchwcSupport
         ModelProto proto;
         try { proto = ModelProto.Parser.ParseFrom(model); }
         catch (Google.Protobuf.InvalidProtocolBufferException) { return model; } // not a model: ORT says so, with the graph's name
-        int lowered = NchwcConvLowering.Lower(proto, BlockSize, Forms) + (Forms.ZeroMasksAsMul ? ZeroMaskLowering.Lower(proto) : 0)
-                      + (Forms.ChannelReductionsInTwo ? ChannelReductionLowering.Lower(proto) : 0);
+        int lowered = NchwcConvLowering.Lower(proto, BlockSize, Forms) + (Forms.ZeroMasksAsMul ? ZeroMaskLowering.Lower(proto) : 0);
         return lowered > 0 ? Google.Protobuf.MessageExtensions.ToByteArray(proto) : model;
     }
 

@@ -58,11 +58,6 @@ public static class StepBenchmark
             {
                 "mul" => true, "where" => false,
                 var v => throw new ArgumentException($"--zero-mask '{v}': expected mul or where"),
-            },
-            ChannelReductionsInTwo: BenchmarkOptions.Get(args, "--reduction-lowering", "two_stage") switch
-            {
-                "two_stage" => true, "direct" => false,
-                var v => throw new ArgumentException($"--reduction-lowering '{v}': expected two_stage or direct"),
             });
         string device = BenchmarkOptions.Get(args, "--device", "cpu");
         int batchU = BenchmarkOptions.Get(args, "--batch", 64);
