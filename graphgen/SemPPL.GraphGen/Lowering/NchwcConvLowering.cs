@@ -77,8 +77,7 @@ public static class NchwcConvLowering
         graph.Node.Clear();
         graph.Node.AddRange(WithoutDeadNodes(nodes, graph));
         // constants only the dropped nodes read go too (else ORT warns about each at session start)
-        var read = graph.Node.SelectMany(n => n.Input.Concat(n.Attribute.Where(a => a.G is not null).SelectMany(a => a.G.Node.SelectMany(sn => sn.Input))))
-                             .Concat(graph.Output.Select(o => o.Name)).Concat(graph.Input.Select(i => i.Name)).ToHashSet();
+        var read = GraphReads.Of(graph);
         var kept = graph.Initializer.Concat(rewriter.NewInitializers).Where(i => read.Contains(i.Name)).ToList();
         graph.Initializer.Clear();
         graph.Initializer.AddRange(kept);

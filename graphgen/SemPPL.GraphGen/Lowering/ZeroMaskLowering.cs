@@ -40,8 +40,7 @@ public static class ZeroMaskLowering
         graph.Node.Clear();
         graph.Node.AddRange(nodes);
         // a zero only the Wheres read goes too (else ORT warns about it at session start)
-        var read = nodes.SelectMany(n => n.Input.Concat(n.Attribute.Where(a => a.G is not null).SelectMany(a => a.G.Node.SelectMany(sn => sn.Input))))
-                        .Concat(graph.Output.Select(o => o.Name)).ToHashSet();
+        var read = GraphReads.Of(graph);
         var unread = graph.Initializer.Where(i => zeros.ContainsKey(i.Name) && !read.Contains(i.Name)).ToList();
         foreach (var i in unread) graph.Initializer.Remove(i);
         return lowered;
