@@ -301,7 +301,7 @@ public static class NchwcConvLowering
 
         /// <summary>
         /// The product's rows in channel blocks [C/B, P, B] read from the NCHWc copy of the conv input x that a lowered
-        /// forward Conv made, when rows = Reshape(Pad?(Transpose(x, [0, 2, 3, 1])), [P, C]): [N, C/B, H, W, B] moved to
+        /// forward Conv made, when rows = Reshape(Pad?(Transpose(x, [0, 2, 3, 1]) as [N, H, W*C]), [P, C]): [N, C/B, H, W, B] moved to
         /// [C/B, N, H, W, B] (runs of H*W*B floats) and padded as the rows were (case (a): 50 ms of transposes a step
         /// less). Null when the rows have another source; then they are transposed from channels-last (two passes of
         /// B-float runs: the unfold's and this one).
@@ -309,16 +309,17 @@ public static class NchwcConvLowering
         private string? RowsFromBlocked(string rows, long p, long c, long n)
         {
             string source = Producer(rows, "Reshape")!.Input[0];
-            long[] pads = new long[8];
+            long[] pads = new long[6]; // of [N, H, W*C]: W padded by q is W*C padded by q*C
             string padValue = "";
             if (Producer(source, "Pad") is { } pad)
             {
                 if (Str(pad, "mode", "constant") != "constant" || pad.Input.Count is < 2 or > 3 || !_initializers.TryGetValue(pad.Input[1], out var padsTensor)) return null;
                 pads = HostTensor.FromProto(padsTensor).Longs;
                 padValue = pad.Input.Count > 2 ? pad.Input[2] : "";
-                source = pad.Input[0];
+                if (Producer(pad.Input[0], "Reshape") is not { } view) return null;
+                source = view.Input[0];
             }
-            if (pads.Length != 8 || pads[0] != 0 || pads[3] != 0 || pads[4] != 0 || pads[7] != 0) return null;
+            if (pads.Length != 6 || pads[0] != 0 || pads[3] != 0 || pads[2] % c != 0 || pads[5] % c != 0) return null;
             if (Producer(source, "Transpose") is not { } t || !(Ints(t, "perm") ?? []).SequenceEqual([0L, 2, 3, 1])) return null;
             if (!_reorderedInputs.TryGetValue(t.Input[0], out var reordered) || reordered.Channels != c) return null;
             // [N, C/B, H*W*B] -> [C/B, N, H*W*B] as [C/B*N, H, W*B]: padding W by q is padding W*B by q*B, and ORT's Pad
@@ -331,7 +332,7 @@ public static class NchwcConvLowering
             {
                 string padded = Fresh(channelMajor + ".padded");
                 var padNode = new NodeProto { Name = Fresh(channelMajor + ".pad"), OpType = "Pad", Output = { padded },
-                                              Input = { channelMajor, Const([0, pads[1], pads[2] * b, 0, pads[5], pads[6] * b]) } };
+                                              Input = { channelMajor, Const([0, pads[1], pads[2] / c * b, 0, pads[4], pads[5] / c * b]) } };
                 if (padValue.Length > 0) padNode.Input.Add(padValue);
                 _emit.Add(padNode);
                 channelMajor = padded;

@@ -121,6 +121,22 @@ public sealed class ConvRuleTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>The Gather forms pad the channels-last input as [N, H, W*C] rows: ORT's Pad copies runs of the innermost
+    /// axis, C floats as [N, H, W, C] (twice as long on case (b)'s first stage).</summary>
+    [Fact]
+    public void The_gather_forms_pad_whole_rows_of_the_channels_last_input()
+    {
+        var g = new GraphBuilder("wgrad_pad");
+        var x = g.Input("x", DType.Float, 2, 16, 6, 6);
+        var y = g.Conv(x, g.Input("w", DType.Float, 8, 16, 3, 3), null, [1, 1], [1, 1, 1, 1]);
+        var geo = ConvGeometry.Of(y.Producer!);
+        int before = g.Nodes.Count;
+        ConvBackward.WeightGradient(g, x, g.Input("dy", DType.Float, y.Shape), geo, ConvWeightGradMethod.GatherIm2Col);
+        var pad = Assert.Single(g.Nodes.Skip(before), n => n.OpType == "Pad");
+        Assert.Equal([2L, 6, 6 * 16], pad.Input(0).Shape);
+        Assert.Equal([2L, 8, 8 * 16], pad.Outputs[0].Shape);
+    }
+
     /// <summary>ORT's CUDA EP runs a ConvTranspose with asymmetric pads on the CPU: the backward must never build one.</summary>
     [Theory]
     [MemberData(nameof(CaseNames))]
