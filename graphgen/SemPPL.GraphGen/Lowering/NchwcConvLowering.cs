@@ -406,34 +406,39 @@ public static class NchwcConvLowering
         /// <summary>[M, C, kH, kW] -> [M/B, C/B, kH, kW, Bi, Bo] (as [M, C, kH, kW]). With flip, the input is a
         /// ConvTranspose weight [C_in, C_out, kH, kW] and the result is the equivalent Conv's blocked filter:
         /// out channel = C_out, in channel = C_in, kernel rotated by 180 degrees. Built from transposes that each move
-        /// one axis (ORT copies those in contiguous runs; one general 6-D transpose was ~10x slower: 1.7 ms for a
-        /// 128x128x3x3 weight, more than its convolution).</summary>
+        /// one axis (ORT copies those in contiguous runs, or as MLAS 2-D transposes when one float moves; one general
+        /// 6-D transpose was ~10x slower: 1.7 ms for a 128x128x3x3 weight, more than its convolution). Both layouts
+        /// start from the same first pass, so a weight used by a Conv and its input gradient makes it once.</summary>
         private string BlockedFilterOIHWBiBo(string w, long[] s, bool flip)
         {
             string key = w + (flip ? "|flipped-OIHWBiBo" : "|OIHWBiBo");
             if (_blockedWeights.TryGetValue(key, out var done)) return done;
-            long k = s[2] * s[3];
-            if (!flip)
-            {
-                // [M/B, Bo, C/B * Bi * K] -> [M/B, C/B * Bi * K, Bo] = [M/B * C/B, Bi, K, Bo] -> [M/B * C/B, K, Bi, Bo]
-                var a = Transposed(Reshaped(w, [s[0] / b, b, s[1] * k]), [0, 2, 1]);
-                return _blockedWeights[key] = Reshaped(Transposed(Reshaped(a, [s[0] / b * (s[1] / b), b, k, b]), [0, 2, 1, 3]), s);
-            }
-            // [Cin, Cout, K] -> [Cout, Cin, K] = [Cout/B, Bo, Cin/B, Bi, K] -> [Cout/B, Cin/B, Bi, K, Bo]
-            //   = [Cout/B * Cin/B, Bi, K, Bo] -> [Cout/B * Cin/B, K, Bi, Bo], then the kernel rotated: the flat tap index
-            // (kh, kw row-major) reversed, on the blocked layout where each tap is a run of B*B floats (a Slice with
-            // step -1 on the weight as given moves single floats: 35 ms a step in case (a)'s train graph)
-            long cin = s[0], cout = s[1];
-            var t = Transposed(Reshaped(w, [cin, cout, k]), [1, 0, 2]);
-            var u = Transposed(Reshaped(t, [cout / b, b, cin * k]), [0, 2, 1]);
-            var blocked = Reshaped(Transposed(Reshaped(u, [cout / b * (cin / b), b, k, b]), [0, 2, 1, 3]), [cout / b * (cin / b), k, b * b]);
+            long k = s[2] * s[3], mb = s[0] / b, cb = s[1] / b;
+            // [M/B, Bo, C/B * Bi * K] -> [M/B, C/B * Bi * K, Bo]: [mb, cb, ci, k, mo] (M: the first axis, C: the second)
+            string a = OutputLanesInnermost(w, s);
+            if (!flip) // [mb * cb, ci, k, mo] -> [mb * cb, k, ci, mo]
+                return _blockedWeights[key] = Reshaped(Transposed(Reshaped(a, [mb * cb, b, k, b]), [0, 2, 1, 3]), s);
+            // the equivalent Conv's filter [cb, mb, k', mi, co] (its outputs are C, its inputs M): [mb * cb, ci, k * mo] ->
+            // [mb * cb, k * mo, ci] -> as [mb, cb, K*B*B] -> [cb, mb, K*B*B] (runs of K*B*B floats), then the kernel
+            // rotated: the flat tap index reversed on [cb * mb, K, B*B], each tap a run of B*B floats (a Slice with step -1
+            // on the weight as given moves single floats: 35 ms a step in case (a)'s train graph)
+            var taps = Transposed(Reshaped(a, [mb * cb, b, k * b]), [0, 2, 1]);
+            var blocked = Reshaped(Transposed(Reshaped(taps, [mb, cb, k * b * b]), [1, 0, 2]), [cb * mb, k, b * b]);
             string rotated = Fresh(w + ".rotated");
             _emit.Add(new NodeProto
             {
                 Name = Fresh(w + ".rotate"), OpType = "Slice", Output = { rotated },
                 Input = { blocked, Const([-1]), Const([long.MinValue]), Const([1]), Const([-1]) },
             });
-            return _blockedWeights[key] = Reshaped(rotated, [cout, cin, s[2], s[3]]);
+            return _blockedWeights[key] = Reshaped(rotated, [s[1], s[0], s[2], s[3]]);
+        }
+
+        /// <summary>[M, C, kH, kW] as [M/B, B, C*K] -> [M/B, C*K, B]: the first pass of both blocked layouts, once per weight.</summary>
+        private string OutputLanesInnermost(string w, long[] s)
+        {
+            string key = w + "|lanes-innermost";
+            if (_blockedWeights.TryGetValue(key, out var done)) return done;
+            return _blockedWeights[key] = Transposed(Reshaped(w, [s[0] / b, b, s[1] * s[2] * s[3]]), [0, 2, 1]);
         }
 
         /// <summary>[M, C, kH, kW] -> [M/B, C, kH, kW, Bo] (as [M, C, kH, kW]): the filter of an NCHW-input NchwcConv

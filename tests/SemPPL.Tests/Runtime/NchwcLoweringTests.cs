@@ -18,7 +18,7 @@ public class NchwcLoweringTests
     private static int B => NchwcSupport.BlockSize;
 
     public static TheoryData<string> Geometries => ["3x3 s1", "3x3 s2", "1x1 s1", "1x1 s2", "stem 3x3 s2 C1", "stem 3x3 s1 C3",
-        "3x3 s2 C<B", "1x1 s2 C<B", "1x1 s1 C<B", "dX 3x3 s1", "dX 1x1 s1", "dilated 3x3 d2", "asymmetric pads", "bias", "shared input", "channels-last C=B", "channels-last C=2B",
+        "3x3 s2 C<B", "1x1 s2 C<B", "1x1 s1 C<B", "dX 3x3 s1", "dX 1x1 s1", "dX and its forward conv", "dilated 3x3 d2", "asymmetric pads", "bias", "shared input", "channels-last C=B", "channels-last C=2B",
         "dW product C=B", "dW product C=2B", "dW product after its forward conv", "dX 3x3 s2", "dX 3x3 s2 bias", "dX 4x4 s2", "dX 3x3 s3"];
 
     [Theory]
@@ -50,6 +50,8 @@ public class NchwcLoweringTests
         }
         else
             Assert.Equal(expectLowered, proto.Graph.Node.Count(n => n.Domain == NchwcConvLowering.Domain && n.OpType == "Conv"));
+        if (geometry == "dX and its forward conv") // one first pass of the weight for both blocked filters: 1 + 1 + 2 transposes
+            Assert.Equal(4, proto.Graph.Node.Count(n => n.OpType == "Transpose"));
         if (geometry.StartsWith("channels-last", StringComparison.Ordinal)) // only the conv output's transpose is left of the two
             Assert.Single(proto.Graph.Node, n => n.OpType == "Transpose" && n.Attribute.Single(a => a.Name == "perm").Ints.SequenceEqual([0L, 2, 3, 1]));
         var plain = Run(model, feeds);
@@ -213,6 +215,12 @@ public class NchwcLoweringTests
         {   // one input, two convolutions (a residual block's 3x3 and its 1x1 shortcut), sharing one ReorderInput
             var x = In("x", 2, c, 6, 6);
             y = g.Add(g.Conv(x, In("w1", m, c, 3, 3), null, [2, 2], [1, 1, 1, 1]), g.Conv(x, In("w2", m, c, 1, 1), null, [2, 2], [0, 0, 0, 0]));
+            lowered = 2;
+        }
+        if (geometry == "dX and its forward conv")
+        {   // a weight's forward Conv and its stride-1 input gradient (a ConvTranspose of the same weight), as in a train graph
+            var w = In("w", c, c, 3, 3);
+            y = g.Add(g.Conv(In("x", 2, c, 6, 6), w, null, [1, 1], [1, 1, 1, 1]), g.ConvTranspose(In("dy", 2, c, 6, 6), w, null, [1, 1], [1, 1, 1, 1]));
             lowered = 2;
         }
         if (geometry.StartsWith("channels-last", StringComparison.Ordinal))
