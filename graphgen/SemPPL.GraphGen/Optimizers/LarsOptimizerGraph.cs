@@ -16,6 +16,9 @@ namespace SemPPL.GraphGen.Optimizers;
 /// </code>
 /// Inputs: <c>lr</c> float[], <c>param.&lt;n&gt;</c>, <c>grad.&lt;n&gt;</c>, <c>state.momentum.&lt;n&gt;</c>.
 /// Outputs: <c>new.param.&lt;n&gt;</c>, <c>new.state.momentum.&lt;n&gt;</c>.
+/// The trust ratios of all LARS parameters are computed at once on [P] vectors of squared norms (one Concat, 8
+/// element-wise nodes and one Split instead of 8 scalar nodes per parameter): the graph's cost is ORT's per-node
+/// overhead on small models (the quickstart's 62 parameters took 663 nodes, about 5 ms a step on 2 cores).
 /// </summary>
 public static class LarsOptimizerGraph
 {
@@ -24,6 +27,8 @@ public static class LarsOptimizerGraph
         var c = new OptimizerGraphContext("optimizer_lars", parameters, withStep: false);
         var g = c.G;
         g.DocString = $"LARS (BYOL): momentum {momentum}, weight decay {weightDecay}, trust coefficient {trustCoefficient}";
+        var updates = new List<(OptimizerParameter P, Value W, Value U, Value M, int Trust)>(); // Trust: its ratio's index, or -1
+        var (wSquares, uSquares) = (new List<Value>(), new List<Value>());
         foreach (var p in parameters)
         {
             var (w, grad) = c.ParamAndGrad(p);
@@ -33,17 +38,32 @@ public static class LarsOptimizerGraph
                 var u = grad;
                 if (!p.ExcludeFromWeightDecay && weightDecay != 0)
                     u = g.Add(u, g.Mul(w, (float)weightDecay));
+                int trustIndex = p.ExcludeFromLars ? -1 : wSquares.Count;
                 if (!p.ExcludeFromLars)
                 {
-                    var wn = c.Norm(w);
-                    var un = c.Norm(u);
-                    var zero = g.Scalar(0f);
-                    var both = g.And(g.Greater(wn, zero), g.Greater(un, zero));
-                    // The unselected branch may be inf/nan when ||u|| = 0; Where does not propagate it.
-                    var ratio = g.Div(g.Mul(wn, (float)trustCoefficient), un);
-                    var trust = g.Where(both, ratio, g.Scalar(1f));
-                    u = g.Mul(u, trust);
+                    wSquares.Add(SquaredNorm(g, w));
+                    uSquares.Add(SquaredNorm(g, u));
                 }
+                updates.Add((p, w, u, m, trustIndex));
+                return 0;
+            });
+        }
+        var trust = wSquares.Count == 0 ? [] : g.InScope("trust/", () =>
+        {
+            var wn = g.Sqrt(g.Concat(wSquares, 0));
+            var un = g.Sqrt(g.Concat(uSquares, 0));
+            var zero = g.Scalar(0f);
+            var both = g.And(g.Greater(wn, zero), g.Greater(un, zero));
+            // The unselected branch may be inf/nan where ||u|| = 0; Where does not propagate it.
+            var ratio = g.Div(g.Mul(wn, (float)trustCoefficient), un);
+            var all = g.Where(both, ratio, g.Scalar(1f));
+            return wSquares.Count == 1 ? [all] : g.Split(all, 0, Enumerable.Repeat(1L, wSquares.Count).ToArray());
+        });
+        foreach (var (p, w, update, m, trustIndex) in updates)
+        {
+            g.InScope(p.Name + "/", () =>
+            {
+                var u = trustIndex >= 0 ? g.Mul(update, trust[trustIndex]) : update;
                 var m2 = g.Add(g.Mul(m, (float)momentum), u);
                 var w2 = g.Sub(w, g.Mul(m2, c.Lr));
                 c.OutputParam(p, w2);
@@ -53,4 +73,7 @@ public static class LarsOptimizerGraph
         }
         return c.Finish();
     }
+
+    /// <summary>||x||^2 as a [1] vector (for the Concat of all parameters' norms).</summary>
+    private static Value SquaredNorm(GraphBuilder g, Value x) => g.Reshape(g.ReduceSum(g.Mul(x, x)), 1);
 }

@@ -158,6 +158,19 @@ public sealed class OptimizerGraphTests
             gradient: (t, p) => p.Name == "zero_g" ? new double[Count(p)] : Enumerable.Range(0, (int)Count(p)).Select(i => 0.1 * (i + t)).ToArray());
     }
 
+    [Fact]
+    public void Lars_trust_ratios_are_one_vector_computation_for_all_parameters()
+    {   // per-node overhead dominates the optimizer on small models: no per-parameter scalar chain
+        var built = LarsOptimizerGraph.Build(Params, 0.9, 0.05, 0.02);
+        Assert.Single(built.Graph.Nodes, n => n.OpType == "Div");
+        Assert.Single(built.Graph.Nodes, n => n.OpType == "Where");
+        Assert.Equal(2, built.Graph.Nodes.Count(n => n.OpType == "Sqrt"));
+        // one LARS parameter: no Split
+        OptimizerParameter[] one = [new("conv.weight", [3, 4], false, false), new("bn.bias", [4], true, true)];
+        RunAndCompare(LarsOptimizerGraph.Build(one, 0.9, 0.05, 0.02), [ArtifactNames.MomentumSlot],
+            (t, p, w, g, s) => RefLars(p, w, g, s[ArtifactNames.MomentumSlot], Lrs[t - 1], 0.9, 0.05, 0.02), one);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
