@@ -144,7 +144,7 @@ public static class StepBenchmark
         {
             // the step's session options and lowering (SessionFactory), plus profiling
             using var factory = new SessionFactory(ExecutionDevice.Parse("cpu"), new SessionSettings { IntraOpThreads = ortThreads, AllowSpinning = spinning });
-            foreach (var file in new[] { ArtifactNames.TrainFile, ArtifactNames.TargetFile }) GraphOpProfile.Print(factory, file, artifacts, manifest, batch.Large, batch.Labels);
+            foreach (var file in new[] { ArtifactNames.TrainFile, ArtifactNames.TargetFile, ArtifactNames.OptimizerFile, ArtifactNames.EmaFile }) GraphOpProfile.Print(factory, file, artifacts, manifest, batch.Large, batch.Labels);
         }
     }
 
