@@ -6,11 +6,18 @@ namespace SemPPL.GraphGen.Tests.Graphs;
 
 public sealed class EmaGraphTests
 {
-    [Fact]
-    public void Ema_matches_reference()
+    public static TheoryData<int> VectorCounts => [1, 3];
+
+    /// <summary>A matrix and <paramref name="vectors"/> 1-D tensors (several: updated as one concatenated vector).</summary>
+    [Theory]
+    [MemberData(nameof(VectorCounts))]
+    public void Ema_matches_reference(int vectors)
     {
-        (string Name, long[] Shape)[] tensors = [("enc.conv.weight", [2, 3]), ("bn.running_mean", [4])];
+        (string Name, long[] Shape)[] tensors = vectors == 1 ? [("enc.conv.weight", [2, 3]), ("bn.running_mean", [4])]
+            : [("enc.conv.weight", [2, 3]), ("bn.weight", [4]), ("bn.running_mean", [4]), ("head.bias", [5])];
         var built = EmaGraph.Build(tensors);
+        Assert.Equal(vectors == 1 ? 0 : 2, built.Graph.Nodes.Count(n => n.OpType == "Concat"));
+        Assert.Equal(2 * 3, built.Graph.Nodes.Count(n => n.OpType is "Mul" or "Add")); // the matrix's, and the vectors' at once (per tensor it would be 4 * 3)
         var rng = new Random(7);
         const float tau = 0.93f;
         var feeds = new Dictionary<string, HostTensor> { ["tau"] = HostTensor.Scalar(tau) };
