@@ -16,9 +16,11 @@ namespace SemPPL.GraphGen.Optimizers;
 /// </code>
 /// Inputs: <c>lr</c> float[], <c>param.&lt;n&gt;</c>, <c>grad.&lt;n&gt;</c>, <c>state.momentum.&lt;n&gt;</c>.
 /// Outputs: <c>new.param.&lt;n&gt;</c>, <c>new.state.momentum.&lt;n&gt;</c>.
-/// The trust ratios of all LARS parameters are computed at once on [P] vectors of squared norms (one Concat, 8
-/// element-wise nodes and one Split instead of 8 scalar nodes per parameter): the graph's cost is ORT's per-node
-/// overhead on small models (the quickstart's 62 parameters took 663 nodes, about 5 ms a step on 2 cores).
+/// On small models the graph's cost is ORT's per-node overhead, not the arithmetic (the quickstart's 62 parameters took
+/// 663 nodes, about 5 ms a step on 2 cores), so: the trust ratios of all LARS parameters are computed at once on [P]
+/// vectors of squared norms (one Concat, 8 element-wise nodes and one Split instead of 8 scalar nodes per parameter),
+/// and the 1-D parameters outside LARS (BatchNorm scales and shifts, biases) are updated as one concatenated vector
+/// per weight-decay setting and split back. The float results are the same as per parameter.
 /// </summary>
 public static class LarsOptimizerGraph
 {
@@ -28,16 +30,23 @@ public static class LarsOptimizerGraph
         var g = c.G;
         g.DocString = $"LARS (BYOL): momentum {momentum}, weight decay {weightDecay}, trust coefficient {trustCoefficient}";
         var updates = new List<(OptimizerParameter P, Value W, Value U, Value M, int Trust)>(); // Trust: its ratio's index, or -1
+        var vectors = new List<(OptimizerParameter P, Value W, Value Grad, Value M)>();
         var (wSquares, uSquares) = (new List<Value>(), new List<Value>());
+        Value Decayed(OptimizerParameter p, Value w, Value grad) =>
+            !p.ExcludeFromWeightDecay && weightDecay != 0 ? g.Add(grad, g.Mul(w, (float)weightDecay)) : grad;
+        (Value M2, Value W2) Step(Value w, Value u, Value m)
+        {
+            var m2 = g.Add(g.Mul(m, (float)momentum), u);
+            return (m2, g.Sub(w, g.Mul(m2, c.Lr)));
+        }
         foreach (var p in parameters)
         {
             var (w, grad) = c.ParamAndGrad(p);
             var m = c.StateInput(ArtifactNames.MomentumSlot, p);
+            if (p.ExcludeFromLars && p.Shape.Length == 1) { vectors.Add((p, w, grad, m)); continue; }
             g.InScope(p.Name + "/", () =>
             {
-                var u = grad;
-                if (!p.ExcludeFromWeightDecay && weightDecay != 0)
-                    u = g.Add(u, g.Mul(w, (float)weightDecay));
+                var u = Decayed(p, w, grad);
                 int trustIndex = p.ExcludeFromLars ? -1 : wSquares.Count;
                 if (!p.ExcludeFromLars)
                 {
@@ -63,13 +72,34 @@ public static class LarsOptimizerGraph
         {
             g.InScope(p.Name + "/", () =>
             {
-                var u = trustIndex >= 0 ? g.Mul(update, trust[trustIndex]) : update;
-                var m2 = g.Add(g.Mul(m, (float)momentum), u);
-                var w2 = g.Sub(w, g.Mul(m2, c.Lr));
+                var (m2, w2) = Step(w, trustIndex >= 0 ? g.Mul(update, trust[trustIndex]) : update, m);
                 c.OutputParam(p, w2);
                 c.OutputState(ArtifactNames.MomentumSlot, p, m2);
                 return 0;
             });
+        }
+        foreach (var group in vectors.GroupBy(v => v.P.ExcludeFromWeightDecay).Select(grp => grp.ToList()))
+        {
+            if (group.Count == 1)
+            {
+                var (p, w, grad, m) = group[0];
+                var (m2, w2) = g.InScope(p.Name + "/", () => Step(w, Decayed(p, w, grad), m));
+                c.OutputParam(p, w2);
+                c.OutputState(ArtifactNames.MomentumSlot, p, m2);
+                continue;
+            }
+            var sizes = group.Select(v => v.P.Shape[0]).ToArray();
+            var (ms, ws) = g.InScope(group[0].P.ExcludeFromWeightDecay ? "vectors/" : "decayed_vectors/", () =>
+            {
+                var w = g.Concat(group.Select(v => v.W).ToList(), 0);
+                var (m2, w2) = Step(w, Decayed(group[0].P, w, g.Concat(group.Select(v => v.Grad).ToList(), 0)), g.Concat(group.Select(v => v.M).ToList(), 0));
+                return (g.Split(m2, 0, sizes), g.Split(w2, 0, sizes));
+            });
+            for (int i = 0; i < group.Count; i++)
+            {
+                c.OutputParam(group[i].P, ws[i]);
+                c.OutputState(ArtifactNames.MomentumSlot, group[i].P, ms[i]);
+            }
         }
         return c.Finish();
     }

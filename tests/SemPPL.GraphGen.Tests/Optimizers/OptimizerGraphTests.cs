@@ -159,12 +159,21 @@ public sealed class OptimizerGraphTests
     }
 
     [Fact]
-    public void Lars_trust_ratios_are_one_vector_computation_for_all_parameters()
-    {   // per-node overhead dominates the optimizer on small models: no per-parameter scalar chain
-        var built = LarsOptimizerGraph.Build(Params, 0.9, 0.05, 0.02);
+    public void Lars_trust_ratios_and_1d_parameters_are_updated_as_vectors()
+    {   // per-node overhead dominates the optimizer on small models: no per-parameter scalar chain, and the 1-D parameters
+        // outside LARS concatenated per weight-decay setting (here two groups of two)
+        OptimizerParameter[] ps =
+        [
+            new("conv.weight", [3, 4], false, false), new("bn.weight", [4], true, true), new("fc.weight", [2, 3], false, false),
+            new("bn.bias", [4], true, true), new("fc.bias", [2], false, true), new("head.bias", [3], false, true),
+        ];
+        var built = LarsOptimizerGraph.Build(ps, 0.9, 0.05, 0.02);
         Assert.Single(built.Graph.Nodes, n => n.OpType == "Div");
         Assert.Single(built.Graph.Nodes, n => n.OpType == "Where");
         Assert.Equal(2, built.Graph.Nodes.Count(n => n.OpType == "Sqrt"));
+        Assert.Equal(2 + 2 * 3, built.Graph.Nodes.Count(n => n.OpType == "Concat")); // the norms; w, g, m per group
+        RunAndCompare(built, [ArtifactNames.MomentumSlot],
+            (t, p, w, g, s) => RefLars(p, w, g, s[ArtifactNames.MomentumSlot], Lrs[t - 1], 0.9, 0.05, 0.02), ps);
         // one LARS parameter: no Split
         OptimizerParameter[] one = [new("conv.weight", [3, 4], false, false), new("bn.bias", [4], true, true)];
         RunAndCompare(LarsOptimizerGraph.Build(one, 0.9, 0.05, 0.02), [ArtifactNames.MomentumSlot],
