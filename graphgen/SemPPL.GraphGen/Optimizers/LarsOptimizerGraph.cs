@@ -104,6 +104,8 @@ public static class LarsOptimizerGraph
         return c.Finish();
     }
 
-    /// <summary>||x||^2 as a [1] vector (for the Concat of all parameters' norms).</summary>
-    private static Value SquaredNorm(GraphBuilder g, Value x) => g.Reshape(g.ReduceSum(g.Mul(x, x)), 1);
+    /// <summary>||x||^2 as a [1] vector (for the Concat of all parameters' norms). One ReduceSumSquare pass, not Mul then
+    /// ReduceSum: the optimizer is memory passes over the parameters (quickstart: 4.6-6.2 -> 4.0-4.2 ms of nodes).
+    /// ORT's full reduction is Eigen's vectorised squaredNorm (many partial sums), not a sequential float sum.</summary>
+    private static Value SquaredNorm(GraphBuilder g, Value x) => g.Reshape(g.ReduceSumSquare(x), 1);
 }
