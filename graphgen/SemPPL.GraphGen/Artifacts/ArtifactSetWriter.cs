@@ -18,7 +18,8 @@ public static class ArtifactSetWriter
     /// <summary>Version of the graphs this tool writes; bumped whenever a formulation changes, so runs regenerate stale sets.
     /// 0.2.0: closed-form BatchNorm backward. 0.3.0: Conv weight gradients by one Gather (GatherIm2Col). 0.4.0: the
     /// BatchNorm backward's c * k term as a fused per-channel affine; the weight gradient's input padded as whole rows;
-    /// LARS trust ratios as one vector, and the 1-D tensors of LARS and EMA updated as concatenated vectors.</summary>
+    /// LARS norms by ReduceSumSquare and trust ratios as one vector; the 1-D tensors of LARS and EMA updated as
+    /// concatenated vectors.</summary>
     public const string ToolVersion = "0.4.0";
 
     /// <param name="worldSize">Ranks of the data-parallel job the set is for (1: one process); see <see cref="ArtifactShapes"/>.</param>
