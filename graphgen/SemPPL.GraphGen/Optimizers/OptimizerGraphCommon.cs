@@ -56,8 +56,5 @@ internal sealed class OptimizerGraphContext
         _contract.StateWritten(NewState(slot, p.Name), State(slot, p.Name), replaces: State(slot, p.Name));
     }
 
-    /// <summary>Sum of squares then sqrt: the L2 norm of a whole tensor, as a scalar.</summary>
-    public Value Norm(Value x) => G.Sqrt(G.ReduceSum(G.Mul(x, x)));
-
     public BuiltGraph Finish() => new(G, _contract.Finish(G));
 }
