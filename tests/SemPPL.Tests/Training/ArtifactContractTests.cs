@@ -74,6 +74,25 @@ public sealed class ArtifactContractTests : IDisposable
         Assert.Equal(Manifest.CurrentFormat, Manifest.Read(path).Format);
     }
 
+    [Fact]
+    public void A_set_written_by_another_graphgen_version_is_regenerated_by_a_run()
+    {   // a version bump changes the graphs' formulation (not their names): a run must not keep the old graphs
+        var config = TorchReferenceTests.TinyConfig();
+        ConfigValidator.Validate(config);
+        string dir = Path.Combine(_dir, "older-graphgen");
+        ArtifactSetWriter.Write(config, labelledImages: 20, dir);
+        string path = Path.Combine(dir, ArtifactNames.ManifestFile);
+        string text = File.ReadAllText(path);
+        Assert.Contains($"\"toolVersion\": \"{ArtifactSetWriter.ToolVersion}\"", text);
+        File.WriteAllText(path, text.Replace($"\"toolVersion\": \"{ArtifactSetWriter.ToolVersion}\"", "\"toolVersion\": \"0.3.0\""));
+
+        var log = new List<string>();
+        var regenerated = RunSetup.EnsureArtifacts(config, 20, dir, log.Add);
+        Assert.Equal(ArtifactSetWriter.ToolVersion, regenerated.ToolVersion);
+        Assert.Contains(log, l => l.Contains("by graphgen 0.3.0", StringComparison.Ordinal) && l.Contains("regenerating", StringComparison.Ordinal));
+        Assert.Equal(ArtifactSetWriter.ToolVersion, Manifest.Read(path).ToolVersion);
+    }
+
     private static (List<StepParts> Parts, List<(string Name, HostTensor Tensor)> State) RunSteps(SemPPLConfig config, string dir, Manifest manifest,
         (float[] Large, float[] Small, long[] Labels) batch, SessionSettings settings)
     {
