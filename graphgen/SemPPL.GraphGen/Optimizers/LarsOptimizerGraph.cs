@@ -19,8 +19,8 @@ namespace SemPPL.GraphGen.Optimizers;
 /// On small models the graph's cost is ORT's per-node overhead, not the arithmetic (the quickstart's 62 parameters took
 /// 663 nodes, about 5 ms a step on 2 cores), so: the trust ratios of all LARS parameters are computed at once on [P]
 /// vectors of squared norms (one Concat, 8 element-wise nodes and one Split instead of 8 scalar nodes per parameter),
-/// and the 1-D parameters outside LARS (BatchNorm scales and shifts, biases) are updated as one concatenated vector
-/// per weight-decay setting and split back. The float results are the same as per parameter.
+/// and the 1-D parameters outside LARS (BatchNorm scales and shifts, biases) are updated as one
+/// <see cref="VectorBatch"/> per weight-decay setting. The float results are the same as per parameter.
 /// </summary>
 public static class LarsOptimizerGraph
 {
@@ -80,25 +80,17 @@ public static class LarsOptimizerGraph
         }
         foreach (var group in vectors.GroupBy(v => v.P.ExcludeFromWeightDecay).Select(grp => grp.ToList()))
         {
-            if (group.Count == 1)
-            {
-                var (p, w, grad, m) = group[0];
-                var (m2, w2) = g.InScope(p.Name + "/", () => Step(w, Decayed(p, w, grad), m));
-                c.OutputParam(p, w2);
-                c.OutputState(ArtifactNames.MomentumSlot, p, m2);
-                continue;
-            }
-            var sizes = group.Select(v => v.P.Shape[0]).ToArray();
-            var (ms, ws) = g.InScope(group[0].P.ExcludeFromWeightDecay ? "vectors/" : "decayed_vectors/", () =>
-            {
-                var w = g.Concat(group.Select(v => v.W).ToList(), 0);
-                var (m2, w2) = Step(w, Decayed(group[0].P, w, g.Concat(group.Select(v => v.Grad).ToList(), 0)), g.Concat(group.Select(v => v.M).ToList(), 0));
-                return (g.Split(m2, 0, sizes), g.Split(w2, 0, sizes));
-            });
+            var decayed = group[0].P; // the group's weight-decay setting
+            var results = g.InScope(decayed.ExcludeFromWeightDecay ? "vectors/" : "decayed_vectors/", () =>
+                VectorBatch.Apply(g, group.Select(v => new[] { v.W, v.Grad, v.M }).ToList(), x =>
+                {
+                    var (m2, w2) = Step(x[0], Decayed(decayed, x[0], x[1]), x[2]);
+                    return [m2, w2];
+                }));
             for (int i = 0; i < group.Count; i++)
             {
-                c.OutputParam(group[i].P, ws[i]);
-                c.OutputState(ArtifactNames.MomentumSlot, group[i].P, ms[i]);
+                c.OutputParam(group[i].P, results[i][1]);
+                c.OutputState(ArtifactNames.MomentumSlot, group[i].P, results[i][0]);
             }
         }
         return c.Finish();
