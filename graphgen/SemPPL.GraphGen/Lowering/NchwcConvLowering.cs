@@ -55,7 +55,7 @@ public static class NchwcConvLowering
         forms ??= NchwcLoweringForms.All;
         if (blockSize <= 1) throw new ArgumentOutOfRangeException(nameof(blockSize), $"NCHWc block size {blockSize}: expected > 1");
         var graph = model.Graph;
-        var shapes = KnownShapes(graph);
+        var shapes = GraphShapes.Known(graph);
         var rewriter = new Rewriter(graph, shapes, blockSize);
         var nodes = new List<NodeProto>(graph.Node.Count);
         int lowered = 0;
@@ -75,93 +75,54 @@ public static class NchwcConvLowering
         }
         if (lowered == 0) return 0; // (a Transpose rewrite implies a lowered Conv before it)
         graph.Node.Clear();
-        graph.Node.AddRange(WithoutDeadNodes(nodes, graph));
-        // constants only the dropped nodes read go too (else ORT warns about each at session start)
-        var read = GraphReads.Of(graph);
-        var kept = graph.Initializer.Concat(rewriter.NewInitializers).Where(i => read.Contains(i.Name)).ToList();
-        graph.Initializer.Clear();
-        graph.Initializer.AddRange(kept);
+        graph.Node.AddRange(GraphReads.LiveNodes(nodes, graph));
+        GraphReads.KeepReadInitializers(graph, rewriter.NewInitializers); // (else ORT warns about each unread one at session start)
         if (!model.OpsetImport.Any(o => o.Domain == Domain))
             model.OpsetImport.Add(new OperatorSetIdProto { Domain = Domain, Version = 1 });
         return lowered;
     }
 
-    /// <summary>The nodes minus those whose outputs nothing reads any more (a rewritten product's old columns Gather and
-    /// dY transposes), so that ORT does not compute them.</summary>
-    private static List<NodeProto> WithoutDeadNodes(List<NodeProto> nodes, GraphProto graph)
-    {
-        var outputs = graph.Output.Select(o => o.Name).ToHashSet();
-        var live = new List<NodeProto>(nodes.Count);
-        var read = new HashSet<string>(outputs);
-        for (int i = nodes.Count - 1; i >= 0; i--) // nodes are in topological order: readers come after producers
-        {
-            var node = nodes[i];
-            if (!node.Output.Any(read.Contains)) continue;
-            live.Add(node);
-            foreach (var input in node.Input) read.Add(input);
-            foreach (var a in node.Attribute.Where(a => a.G is not null)) foreach (var n in a.G.Node) foreach (var input in n.Input) read.Add(input);
-        }
-        live.Reverse();
-        return live;
-    }
-
-    /// <summary>Static shapes of graph inputs, initializers and value_info entries.</summary>
-    private static Dictionary<string, long[]> KnownShapes(GraphProto graph)
-    {
-        var shapes = new Dictionary<string, long[]>();
-        foreach (var init in graph.Initializer) shapes[init.Name] = init.Dims.ToArray();
-        foreach (var v in graph.Input.Concat(graph.ValueInfo))
-        {
-            var dims = v.Type?.TensorType?.Shape?.Dim;
-            if (dims is null || dims.Any(d => d.ValueCase != TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue)) continue;
-            shapes[v.Name] = dims.Select(d => d.DimValue).ToArray();
-        }
-        return shapes;
-    }
-
     private sealed class Rewriter(GraphProto graph, Dictionary<string, long[]> shapes, int b)
     {
-        private readonly Dictionary<string, NodeProto> _producers = graph.Node.SelectMany(n => n.Output.Select(o => (o, n))).ToDictionary(p => p.o, p => p.n);
-        private readonly Dictionary<string, TensorProto> _initializers = graph.Initializer.ToDictionary(i => i.Name);
+        private readonly GraphProducers _graph = new(graph);
 
-        private readonly HashSet<string> _names = [.. graph.Node.SelectMany(n => n.Output).Concat(graph.Input.Select(i => i.Name))
-                                                      .Concat(graph.Initializer.Select(i => i.Name))];
         private readonly Dictionary<string, (string Blocked, long Channels)> _reorderedInputs = []; // NCHW input -> its NCHWc copy
         private readonly Dictionary<string, string> _blockedWeights = [];    // weight name + layout -> blocked weight
-        private List<NodeProto> _emit = [];
+        private readonly NodeEmitter _emitter = new(graph, "nchwc");
+        private List<NodeProto> Emitted => _emitter.Nodes; // the current rewrite's nodes
 
-        public List<TensorProto> NewInitializers { get; } = [];
+        public List<TensorProto> NewInitializers => _emitter.NewInitializers;
 
         public List<NodeProto>? Conv(NodeProto node)
         {
             if (node.Input.Count < 2 || !shapes.TryGetValue(node.Input[1], out var w) || w.Length != 4) return null;
-            if (Int(node, "group", 1) != 1 || Str(node, "auto_pad", "NOTSET") != "NOTSET") return null;
+            if (NodeAttributes.Int(node, "group", 1) != 1 || NodeAttributes.Str(node, "auto_pad", "NOTSET") != "NOTSET") return null;
             long m = w[0], c = w[1];
             if (!Blocks(m) || !(Blocks(c) || c < b)) return null;
-            _emit = [];
+            _emitter.Begin();
             string weight = c < b ? BlockedFilterOIHWBo(node.Input[1], w) : BlockedFilterOIHWBiBo(node.Input[1], w, flip: false);
             string input = c < b ? node.Input[0] : ReorderedInput(node.Input[0], c);
             EmitConv(node, input, weight, node.Input.Count > 2 ? node.Input[2] : "", m,
-                     Ints(node, "kernel_shape") ?? [w[2], w[3]], Ints(node, "strides") ?? [1, 1], Ints(node, "pads") ?? [0, 0, 0, 0],
-                     Ints(node, "dilations") ?? [1, 1]);
-            return _emit;
+                     NodeAttributes.Ints(node, "kernel_shape") ?? [w[2], w[3]], NodeAttributes.Ints(node, "strides") ?? [1, 1], NodeAttributes.Ints(node, "pads") ?? [0, 0, 0, 0],
+                     NodeAttributes.Ints(node, "dilations") ?? [1, 1]);
+            return Emitted;
         }
 
         public List<NodeProto>? ConvTransposeStride1(NodeProto node)
         {
             if (node.Input.Count < 2 || !shapes.TryGetValue(node.Input[1], out var w) || w.Length != 4) return null;
-            if (Int(node, "group", 1) != 1 || Str(node, "auto_pad", "NOTSET") != "NOTSET" || node.Attribute.Any(a => a.Name == "output_shape")) return null;
-            if ((Ints(node, "strides") ?? [1, 1]).Any(v => v != 1) || (Ints(node, "dilations") ?? [1, 1]).Any(v => v != 1)
-                || (Ints(node, "output_padding") ?? [0, 0]).Any(v => v != 0)) return null;
+            if (NodeAttributes.Int(node, "group", 1) != 1 || NodeAttributes.Str(node, "auto_pad", "NOTSET") != "NOTSET" || node.Attribute.Any(a => a.Name == "output_shape")) return null;
+            if ((NodeAttributes.Ints(node, "strides") ?? [1, 1]).Any(v => v != 1) || (NodeAttributes.Ints(node, "dilations") ?? [1, 1]).Any(v => v != 1)
+                || (NodeAttributes.Ints(node, "output_padding") ?? [0, 0]).Any(v => v != 0)) return null;
             long cin = w[0], cout = w[1], kh = w[2], kw = w[3]; // ConvTranspose weight [C_in, C_out, kH, kW]
             if (!Blocks(cin) || !Blocks(cout)) return null;
-            var p = Ints(node, "pads") ?? [0, 0, 0, 0];
+            var p = NodeAttributes.Ints(node, "pads") ?? [0, 0, 0, 0];
             long[] convPads = [kh - 1 - p[0], kw - 1 - p[1], kh - 1 - p[2], kw - 1 - p[3]];
             if (convPads.Any(v => v < 0)) return null;
-            _emit = [];
+            _emitter.Begin();
             string weight = BlockedFilterOIHWBiBo(node.Input[1], w, flip: true);
             EmitConv(node, ReorderedInput(node.Input[0], cin), weight, node.Input.Count > 2 ? node.Input[2] : "", cout, [kh, kw], [1, 1], convPads, [1, 1]);
-            return _emit;
+            return Emitted;
         }
 
         /// <summary>
@@ -177,13 +138,13 @@ public static class NchwcConvLowering
         public List<NodeProto>? ConvTransposeStrided(NodeProto node)
         {
             if (node.Input.Count < 2 || !shapes.TryGetValue(node.Input[1], out var w) || w.Length != 4) return null;
-            if (Int(node, "group", 1) != 1 || Str(node, "auto_pad", "NOTSET") != "NOTSET" || node.Attribute.Any(a => a.Name == "output_shape")) return null;
-            var strides = Ints(node, "strides") ?? [1, 1];
-            if (strides.Length != 2 || strides[0] != strides[1] || strides[0] < 2 || (Ints(node, "dilations") ?? [1, 1]).Any(v => v != 1)) return null;
+            if (NodeAttributes.Int(node, "group", 1) != 1 || NodeAttributes.Str(node, "auto_pad", "NOTSET") != "NOTSET" || node.Attribute.Any(a => a.Name == "output_shape")) return null;
+            var strides = NodeAttributes.Ints(node, "strides") ?? [1, 1];
+            if (strides.Length != 2 || strides[0] != strides[1] || strides[0] < 2 || (NodeAttributes.Ints(node, "dilations") ?? [1, 1]).Any(v => v != 1)) return null;
             long s = strides[0], cin = w[0], cout = w[1];
             if (!Blocks(cin) || !Blocks(cout)) return null;
-            var p = Ints(node, "pads") ?? [0, 0, 0, 0];
-            var op = Ints(node, "output_padding") ?? [0, 0];
+            var p = NodeAttributes.Ints(node, "pads") ?? [0, 0, 0, 0];
+            var op = NodeAttributes.Ints(node, "output_padding") ?? [0, 0];
             var taps = new (long First, long Count, long PadBegin, long PadEnd)[2, s]; // per axis, per phase
             for (int axis = 0; axis < 2; axis++)
             {
@@ -199,36 +160,36 @@ public static class NchwcConvLowering
                     taps[axis, phase] = (first, count, -dMin, dMax);
                 }
             }
-            _emit = [];
+            _emitter.Begin();
             string input = ReorderedInput(node.Input[0], cin), bias = node.Input.Count > 2 ? node.Input[2] : "";
-            var phases = new NodeProto { Name = Fresh(node.Name + ".phases"), OpType = "Concat", Output = { Fresh(node.Output[0] + ".phases") } };
-            phases.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
+            var phases = new NodeProto { Name = _emitter.Fresh(node.Name + ".phases"), OpType = "Concat", Output = { _emitter.Fresh(node.Output[0] + ".phases") } };
+            phases.Attribute.Add(NodeEmitter.Int("axis", 0));
             for (long py = 0; py < s; py++)
                 for (long px = 0; px < s; px++)
                 {
                     var (y, x) = (taps[0, py], taps[1, px]);
-                    string sub = Fresh($"{node.Input[1]}.phase{py}{px}");
-                    _emit.Add(new NodeProto
+                    string sub = _emitter.Fresh($"{node.Input[1]}.phase{py}{px}");
+                    Emitted.Add(new NodeProto
                     {
-                        Name = Fresh($"{node.Name}.phase{py}{px}.taps"), OpType = "Slice", Output = { sub },
-                        Input = { node.Input[1], Const([y.First, x.First]), Const([y.First + (y.Count - 1) * s + 1, x.First + (x.Count - 1) * s + 1]), Const([2, 3]), Const([s, s]) },
+                        Name = _emitter.Fresh($"{node.Name}.phase{py}{px}.taps"), OpType = "Slice", Output = { sub },
+                        Input = { node.Input[1], _emitter.Const([y.First, x.First]), _emitter.Const([y.First + (y.Count - 1) * s + 1, x.First + (x.Count - 1) * s + 1]), _emitter.Const([2, 3]), _emitter.Const([s, s]) },
                     });
                     string weight = BlockedFilterOIHWBiBo(sub, [cin, cout, y.Count, x.Count], flip: true);
                     phases.Input.Add(EmitBlockedConv(node, input, weight, bias, [y.Count, x.Count], [1, 1], [y.PadBegin, x.PadBegin, y.PadEnd, x.PadEnd], [1, 1]));
                 }
-            _emit.Add(phases);
+            Emitted.Add(phases);
             // the phases, blocked [s*s*N, C, h, w] (channels in blocks of B), interleaved in runs of B floats:
             // [s, s, N, C/B, h, w, B] -> [N, C/B, h, s, w, s, B] = the blocked output [N, C, s*h, s*w]; one ReorderOutput
-            string shape = Fresh(node.Input[0] + ".shape");
-            _emit.Add(new NodeProto { Name = Fresh(node.Input[0] + ".shape_of"), OpType = "Shape", Input = { node.Input[0] }, Output = { shape } });
-            string n = Gathered(shape, Const([0]), axis: 0), hw = Gathered(shape, Const([2, 3]), axis: 0);
-            string split = Concatenated([Const([s, s]), n, Const([cout / b]), hw, Const([b])]);
-            string joined = Concatenated([n, Const([cout]), Multiplied(hw, Const([s]))]);
-            string interleaved = Reshaped(Transposed(Reshaped(phases.Output[0], split), [2, 3, 4, 0, 5, 1, 6]), joined);
-            var back = new NodeProto { Name = Fresh(node.Name + ".reorder_output"), OpType = "ReorderOutput", Domain = Domain, Input = { interleaved }, Output = { node.Output[0] } };
-            back.Attribute.Add(new AttributeProto { Name = "channels", Type = AttributeProto.Types.AttributeType.Int, I = cout });
-            _emit.Add(back);
-            return _emit;
+            string shape = _emitter.Fresh(node.Input[0] + ".shape");
+            Emitted.Add(new NodeProto { Name = _emitter.Fresh(node.Input[0] + ".shape_of"), OpType = "Shape", Input = { node.Input[0] }, Output = { shape } });
+            string n = Gathered(shape, _emitter.Const([0]), axis: 0), hw = Gathered(shape, _emitter.Const([2, 3]), axis: 0);
+            string split = Concatenated([_emitter.Const([s, s]), n, _emitter.Const([cout / b]), hw, _emitter.Const([b])]);
+            string joined = Concatenated([n, _emitter.Const([cout]), Multiplied(hw, _emitter.Const([s]))]);
+            string interleaved = _emitter.Reshaped(_emitter.Transposed(_emitter.Reshaped(phases.Output[0], split), [2, 3, 4, 0, 5, 1, 6]), joined);
+            var back = new NodeProto { Name = _emitter.Fresh(node.Name + ".reorder_output"), OpType = "ReorderOutput", Domain = Domain, Input = { interleaved }, Output = { node.Output[0] } };
+            back.Attribute.Add(NodeEmitter.Int("channels", cout));
+            Emitted.Add(back);
+            return Emitted;
         }
 
         private bool Blocks(long channels) => channels > 0 && channels % b == 0;
@@ -241,18 +202,18 @@ public static class NchwcConvLowering
         /// </summary>
         public List<NodeProto>? ChannelsLastFromBlocked(NodeProto node)
         {
-            if (!_reorderedInputs.TryGetValue(node.Input[0], out var reordered) || !(Ints(node, "perm") ?? []).SequenceEqual([0L, 2, 3, 1])) return null;
+            if (!_reorderedInputs.TryGetValue(node.Input[0], out var reordered) || !(NodeAttributes.Ints(node, "perm") ?? []).SequenceEqual([0L, 2, 3, 1])) return null;
             var (blocked, c) = reordered;
-            _emit = [];
-            string shape = Fresh(node.Input[0] + ".shape");
-            _emit.Add(new NodeProto { Name = Fresh(node.Input[0] + ".shape_of"), OpType = "Shape", Input = { node.Input[0] }, Output = { shape } });
-            string nhwc = Fresh(node.Input[0] + ".nhwc_shape");
-            _emit.Add(new NodeProto { Name = Fresh(node.Input[0] + ".nhwc_dims"), OpType = "Gather", Input = { shape, Const([0, 2, 3, 1]) }, Output = { nhwc } });
+            _emitter.Begin();
+            string shape = _emitter.Fresh(node.Input[0] + ".shape");
+            Emitted.Add(new NodeProto { Name = _emitter.Fresh(node.Input[0] + ".shape_of"), OpType = "Shape", Input = { node.Input[0] }, Output = { shape } });
+            string nhwc = _emitter.Fresh(node.Input[0] + ".nhwc_shape");
+            Emitted.Add(new NodeProto { Name = _emitter.Fresh(node.Input[0] + ".nhwc_dims"), OpType = "Gather", Input = { shape, _emitter.Const([0, 2, 3, 1]) }, Output = { nhwc } });
             string source = blocked;
             if (c != b)
-                source = Transposed(Reshaped(blocked, [0, c / b, -1, b]), [0, 2, 1, 3]);
-            _emit.Add(new NodeProto { Name = Fresh(node.Name + ".from_nchwc"), OpType = "Reshape", Input = { source, nhwc }, Output = { node.Output[0] } });
-            return _emit;
+                source = _emitter.Transposed(_emitter.Reshaped(blocked, [0, c / b, -1, b]), [0, 2, 1, 3]);
+            Emitted.Add(new NodeProto { Name = _emitter.Fresh(node.Name + ".from_nchwc"), OpType = "Reshape", Input = { source, nhwc }, Output = { node.Output[0] } });
+            return Emitted;
         }
 
         /// <summary>
@@ -268,35 +229,31 @@ public static class NchwcConvLowering
         /// </summary>
         public List<NodeProto>? WeightGradientProduct(NodeProto node)
         {
-            if (Producer(node.Input[1], "Gather") is not { } gather || Int(gather, "axis", 0) != 0) return null;
-            if (ReshapeTarget(gather.Input[1]) is not [long k, long r] || ReshapeTarget(gather.Input[0]) is not [long p, long c]) return null;
-            if (ReshapeTarget(node.Input[0]) is not [long m, long r2] || r2 != r) return null;
-            if (Producer(Producer(node.Input[0], "Reshape")!.Input[0], "Transpose") is not { } t || !(Ints(t, "perm") ?? []).SequenceEqual([1L, 0, 2])) return null;
-            if (ReshapeTarget(t.Input[0]) is not [long n, long m2, long l] || m2 != m || n * l != r) return null;
+            if (WeightGradientProductPattern.Match(node, _graph) is not { } pattern) return null;
+            var (dy, n, m, l, gather, _, p, c, k, r) = pattern;
             if (!Blocks(c) || !Blocks(l) || r < ProductMinReductionRatio * c * k) return null;
-            string dy = Producer(t.Input[0], "Reshape")!.Input[0];
-            _emit = [];
-            string rows = RowsFromBlocked(gather.Input[0], p, c, n) ?? Transposed(Reshaped(gather.Input[0], [p, c / b, b]), [1, 0, 2]);
-            string filter = Reshaped(Gathered(rows, gather.Input[1], axis: 1), [c * k, r, 1, 1]);
+            _emitter.Begin();
+            string rows = RowsFromBlocked(pattern) ?? _emitter.Transposed(_emitter.Reshaped(gather.Input[0], [p, c / b, b]), [1, 0, 2]);
+            string filter = _emitter.Reshaped(Gathered(rows, gather.Input[1], axis: 1), [c * k, r, 1, 1]);
             // dY [N, M, L] read as channels-last [N, H = M, W = 1, C = L]: ReorderInput's NCHWc output [N, L/B, M, 1, B] is
             // [N, L/B, M, B] (MLAS's vectorised reorder; the same move as a Transpose copies 64-byte runs on one thread, 3x slower)
-            string blockedDy = Fresh(dy + ".by_positions");
-            var reorderDy = new NodeProto { Name = Fresh(dy + ".reorder_positions"), OpType = "ReorderInput", Domain = Domain, Input = { Reshaped(dy, [n, m, 1, l]) }, Output = { blockedDy } };
-            reorderDy.Attribute.Add(new AttributeProto { Name = "channels_last", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
-            _emit.Add(reorderDy);
-            string input = Reshaped(blockedDy, [1, r, 1, m]);
-            string y = Fresh(node.Output[0] + ".nchwc");
-            var conv = new NodeProto { Name = Fresh(node.Name + ".nchwc"), OpType = "Conv", Domain = Domain, Input = { input, filter }, Output = { y } };
-            conv.Attribute.Add(IntsAttr("kernel_shape", [1, 1]));
-            _emit.Add(conv);
-            string back = Fresh(node.Output[0] + ".reordered");
-            var reorder = new NodeProto { Name = Fresh(node.Name + ".reorder_output"), OpType = "ReorderOutput", Domain = Domain, Input = { y }, Output = { back } };
-            reorder.Attribute.Add(new AttributeProto { Name = "channels", Type = AttributeProto.Types.AttributeType.Int, I = c * k });
-            _emit.Add(reorder);
+            string blockedDy = _emitter.Fresh(dy + ".by_positions");
+            var reorderDy = new NodeProto { Name = _emitter.Fresh(dy + ".reorder_positions"), OpType = "ReorderInput", Domain = Domain, Input = { _emitter.Reshaped(dy, [n, m, 1, l]) }, Output = { blockedDy } };
+            reorderDy.Attribute.Add(NodeEmitter.Int("channels_last", 1));
+            Emitted.Add(reorderDy);
+            string input = _emitter.Reshaped(blockedDy, [1, r, 1, m]);
+            string y = _emitter.Fresh(node.Output[0] + ".nchwc");
+            var conv = new NodeProto { Name = _emitter.Fresh(node.Name + ".nchwc"), OpType = "Conv", Domain = Domain, Input = { input, filter }, Output = { y } };
+            conv.Attribute.Add(NodeEmitter.Ints("kernel_shape", [1, 1]));
+            Emitted.Add(conv);
+            string back = _emitter.Fresh(node.Output[0] + ".reordered");
+            var reorder = new NodeProto { Name = _emitter.Fresh(node.Name + ".reorder_output"), OpType = "ReorderOutput", Domain = Domain, Input = { y }, Output = { back } };
+            reorder.Attribute.Add(NodeEmitter.Int("channels", c * k));
+            Emitted.Add(reorder);
             // [1, C*K, 1, M] in order (cb, k, ci) -> [C/B, K, B, M] -> [K, M, C/B, B] = the product [K, M, C]
-            var product = Transposed(Reshaped(back, [c / b, k, b, m]), [1, 3, 0, 2]);
-            _emit.Add(new NodeProto { Name = Fresh(node.Name + ".product"), OpType = "Reshape", Input = { product, Const([k, m, c]) }, Output = { node.Output[0] } });
-            return _emit;
+            var product = _emitter.Transposed(_emitter.Reshaped(back, [c / b, k, b, m]), [1, 3, 0, 2]);
+            Emitted.Add(new NodeProto { Name = _emitter.Fresh(node.Name + ".product"), OpType = "Reshape", Input = { product, _emitter.Const([k, m, c]) }, Output = { node.Output[0] } });
+            return Emitted;
         }
 
         /// <summary>
@@ -306,38 +263,28 @@ public static class NchwcConvLowering
         /// less). Null when the rows have another source; then they are transposed from channels-last (two passes of
         /// B-float runs: the unfold's and this one).
         /// </summary>
-        private string? RowsFromBlocked(string rows, long p, long c, long n)
+        private string? RowsFromBlocked(WeightGradientProductPattern pattern)
         {
-            string source = Producer(rows, "Reshape")!.Input[0];
-            long[] pads = new long[6]; // of [N, H, W*C]: W padded by q is W*C padded by q*C
-            string padValue = "";
-            if (Producer(source, "Pad") is { } pad)
-            {
-                if (Str(pad, "mode", "constant") != "constant" || pad.Input.Count is < 2 or > 3 || !_initializers.TryGetValue(pad.Input[1], out var padsTensor)) return null;
-                pads = HostTensor.FromProto(padsTensor).Longs;
-                padValue = pad.Input.Count > 2 ? pad.Input[2] : "";
-                if (Producer(pad.Input[0], "Reshape") is not { } view) return null;
-                source = view.Input[0];
-            }
-            if (pads.Length != 6 || pads[0] != 0 || pads[3] != 0 || pads[2] % c != 0 || pads[5] % c != 0) return null;
-            if (Producer(source, "Transpose") is not { } t || !(Ints(t, "perm") ?? []).SequenceEqual([0L, 2, 3, 1])) return null;
-            if (!_reorderedInputs.TryGetValue(t.Input[0], out var reordered) || reordered.Channels != c) return null;
+            if (pattern.ChannelsLastSource(_graph) is not { } source) return null;
+            var (x, pads, padValue) = source;
+            var (n, p, c) = (pattern.N, pattern.P, pattern.C);
+            if (!_reorderedInputs.TryGetValue(x, out var reordered) || reordered.Channels != c) return null;
             // [N, C/B, H*W*B] -> [C/B, N, H*W*B] as [C/B*N, H, W*B]: padding W by q is padding W*B by q*B, and ORT's Pad
             // copies runs of the innermost axis (as [.., W, B], runs of B floats, it took 2x as long)
-            string shape = Fresh(t.Input[0] + ".shape");
-            _emit.Add(new NodeProto { Name = Fresh(t.Input[0] + ".shape_of"), OpType = "Shape", Input = { t.Input[0] }, Output = { shape } });
-            string channelMajor = Reshaped(Transposed(Reshaped(reordered.Blocked, [n, c / b, -1]), [1, 0, 2]),
-                                           Concatenated([Const([c / b * n]), Gathered(shape, Const([2]), axis: 0), Const([-1])]));
+            string shape = _emitter.Fresh(x + ".shape");
+            Emitted.Add(new NodeProto { Name = _emitter.Fresh(x + ".shape_of"), OpType = "Shape", Input = { x }, Output = { shape } });
+            string channelMajor = _emitter.Reshaped(_emitter.Transposed(_emitter.Reshaped(reordered.Blocked, [n, c / b, -1]), [1, 0, 2]),
+                                           Concatenated([_emitter.Const([c / b * n]), Gathered(shape, _emitter.Const([2]), axis: 0), _emitter.Const([-1])]));
             if (pads.Any(v => v != 0))
             {
-                string padded = Fresh(channelMajor + ".padded");
-                var padNode = new NodeProto { Name = Fresh(channelMajor + ".pad"), OpType = "Pad", Output = { padded },
-                                              Input = { channelMajor, Const([0, pads[1], pads[2] / c * b, 0, pads[4], pads[5] / c * b]) } };
+                string padded = _emitter.Fresh(channelMajor + ".padded");
+                var padNode = new NodeProto { Name = _emitter.Fresh(channelMajor + ".pad"), OpType = "Pad", Output = { padded },
+                                              Input = { channelMajor, _emitter.Const([0, pads[1], pads[2] / c * b, 0, pads[4], pads[5] / c * b]) } };
                 if (padValue.Length > 0) padNode.Input.Add(padValue);
-                _emit.Add(padNode);
+                Emitted.Add(padNode);
                 channelMajor = padded;
             }
-            return Reshaped(channelMajor, [c / b, p, b]);
+            return _emitter.Reshaped(channelMajor, [c / b, p, b]);
         }
 
         /// <summary>
@@ -348,57 +295,39 @@ public static class NchwcConvLowering
         /// </summary>
         private const long ProductMinReductionRatio = 4;
 
-        /// <summary>The node producing <paramref name="value"/> when it is a <paramref name="opType"/> of the default domain, else null.</summary>
-        private NodeProto? Producer(string value, string opType) =>
-            _producers.TryGetValue(value, out var n) && n.OpType == opType && n.Domain is "" or "ai.onnx" ? n : null;
 
-        /// <summary>The constant target shape of the Reshape producing <paramref name="value"/> (no 0 or -1 entries), else null.</summary>
-        private long[]? ReshapeTarget(string value)
-        {
-            if (Producer(value, "Reshape") is not { } reshape || reshape.Input.Count < 2 || !_initializers.TryGetValue(reshape.Input[1], out var shape)) return null;
-            var dims = HostTensor.FromProto(shape).Longs;
-            return dims.All(d => d > 0) ? dims : null;
-        }
-
-        private string Gathered(string data, string index, long axis)
-        {
-            string y = Fresh(data + ".gathered");
-            var gather = new NodeProto { Name = Fresh(data + ".gather"), OpType = "Gather", Input = { data, index }, Output = { y } };
-            gather.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = axis });
-            _emit.Add(gather);
-            return y;
-        }
+        private string Gathered(string data, string index, long axis) => _emitter.Op("Gather", data + ".gathered", [data, index], attributes: NodeEmitter.Int("axis", axis));
 
         private void EmitConv(NodeProto node, string input, string weight, string bias, long outChannels,
                               long[] kernel, long[] strides, long[] pads, long[] dilations)
         {
             string y = EmitBlockedConv(node, input, weight, bias, kernel, strides, pads, dilations);
-            var back = new NodeProto { Name = Fresh(node.Name + ".reorder_output"), OpType = "ReorderOutput", Domain = Domain, Input = { y }, Output = { node.Output[0] } };
-            back.Attribute.Add(new AttributeProto { Name = "channels", Type = AttributeProto.Types.AttributeType.Int, I = outChannels });
-            _emit.Add(back);
+            var back = new NodeProto { Name = _emitter.Fresh(node.Name + ".reorder_output"), OpType = "ReorderOutput", Domain = Domain, Input = { y }, Output = { node.Output[0] } };
+            back.Attribute.Add(NodeEmitter.Int("channels", outChannels));
+            Emitted.Add(back);
         }
 
         /// <summary>An NchwcConv of <paramref name="node"/>'s geometry; returns its blocked output.</summary>
         private string EmitBlockedConv(NodeProto node, string input, string weight, string bias, long[] kernel, long[] strides, long[] pads, long[] dilations)
         {
-            string y = Fresh(node.Output[0] + ".nchwc");
-            var conv = new NodeProto { Name = Fresh(node.Name + ".nchwc"), OpType = "Conv", Domain = Domain, Output = { y } };
+            string y = _emitter.Fresh(node.Output[0] + ".nchwc");
+            var conv = new NodeProto { Name = _emitter.Fresh(node.Name + ".nchwc"), OpType = "Conv", Domain = Domain, Output = { y } };
             conv.Input.Add(input); conv.Input.Add(weight);
             if (bias.Length > 0) conv.Input.Add(bias);
-            conv.Attribute.Add(IntsAttr("kernel_shape", kernel));
-            conv.Attribute.Add(IntsAttr("strides", strides));
-            conv.Attribute.Add(IntsAttr("pads", pads));
-            conv.Attribute.Add(IntsAttr("dilations", dilations));
-            conv.Attribute.Add(new AttributeProto { Name = "group", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
-            _emit.Add(conv);
+            conv.Attribute.Add(NodeEmitter.Ints("kernel_shape", kernel));
+            conv.Attribute.Add(NodeEmitter.Ints("strides", strides));
+            conv.Attribute.Add(NodeEmitter.Ints("pads", pads));
+            conv.Attribute.Add(NodeEmitter.Ints("dilations", dilations));
+            conv.Attribute.Add(NodeEmitter.Int("group", 1));
+            Emitted.Add(conv);
             return y;
         }
 
         private string ReorderedInput(string x, long channels)
         {
             if (_reorderedInputs.TryGetValue(x, out var done)) return done.Blocked;
-            string y = Fresh(x + ".nchwc");
-            _emit.Add(new NodeProto { Name = Fresh(x + ".reorder_input"), OpType = "ReorderInput", Domain = Domain, Input = { x }, Output = { y } });
+            string y = _emitter.Fresh(x + ".nchwc");
+            Emitted.Add(new NodeProto { Name = _emitter.Fresh(x + ".reorder_input"), OpType = "ReorderInput", Domain = Domain, Input = { x }, Output = { y } });
             _reorderedInputs[x] = (y, channels);
             return y;
         }
@@ -417,20 +346,20 @@ public static class NchwcConvLowering
             // [M/B, Bo, C/B * Bi * K] -> [M/B, C/B * Bi * K, Bo]: [mb, cb, ci, k, mo] (M: the first axis, C: the second)
             string a = OutputLanesInnermost(w, s);
             if (!flip) // [mb * cb, ci, k, mo] -> [mb * cb, k, ci, mo]
-                return _blockedWeights[key] = Reshaped(Transposed(Reshaped(a, [mb * cb, b, k, b]), [0, 2, 1, 3]), s);
+                return _blockedWeights[key] = _emitter.Reshaped(_emitter.Transposed(_emitter.Reshaped(a, [mb * cb, b, k, b]), [0, 2, 1, 3]), s);
             // the equivalent Conv's filter [cb, mb, k', mi, co] (its outputs are C, its inputs M): [mb * cb, ci, k * mo] ->
             // [mb * cb, k * mo, ci] -> as [mb, cb, K*B*B] -> [cb, mb, K*B*B] (runs of K*B*B floats), then the kernel
             // rotated: the flat tap index reversed on [cb * mb, K, B*B], each tap a run of B*B floats (a Slice with step -1
             // on the weight as given moves single floats: 35 ms a step in case (a)'s train graph)
-            var taps = Transposed(Reshaped(a, [mb * cb, b, k * b]), [0, 2, 1]);
-            var blocked = Reshaped(Transposed(Reshaped(taps, [mb, cb, k * b * b]), [1, 0, 2]), [cb * mb, k, b * b]);
-            string rotated = Fresh(w + ".rotated");
-            _emit.Add(new NodeProto
+            var taps = _emitter.Transposed(_emitter.Reshaped(a, [mb * cb, b, k * b]), [0, 2, 1]);
+            var blocked = _emitter.Reshaped(_emitter.Transposed(_emitter.Reshaped(taps, [mb, cb, k * b * b]), [1, 0, 2]), [cb * mb, k, b * b]);
+            string rotated = _emitter.Fresh(w + ".rotated");
+            Emitted.Add(new NodeProto
             {
-                Name = Fresh(w + ".rotate"), OpType = "Slice", Output = { rotated },
-                Input = { blocked, Const([-1]), Const([long.MinValue]), Const([1]), Const([-1]) },
+                Name = _emitter.Fresh(w + ".rotate"), OpType = "Slice", Output = { rotated },
+                Input = { blocked, _emitter.Const([-1]), _emitter.Const([long.MinValue]), _emitter.Const([1]), _emitter.Const([-1]) },
             });
-            return _blockedWeights[key] = Reshaped(rotated, [s[1], s[0], s[2], s[3]]);
+            return _blockedWeights[key] = _emitter.Reshaped(rotated, [s[1], s[0], s[2], s[3]]);
         }
 
         /// <summary>[M, C, kH, kW] as [M/B, B, C*K] -> [M/B, C*K, B]: the first pass of both blocked layouts, once per weight.</summary>
@@ -438,7 +367,7 @@ public static class NchwcConvLowering
         {
             string key = w + "|lanes-innermost";
             if (_blockedWeights.TryGetValue(key, out var done)) return done;
-            return _blockedWeights[key] = Transposed(Reshaped(w, [s[0] / b, b, s[1] * s[2] * s[3]]), [0, 2, 1]);
+            return _blockedWeights[key] = _emitter.Transposed(_emitter.Reshaped(w, [s[0] / b, b, s[1] * s[2] * s[3]]), [0, 2, 1]);
         }
 
         /// <summary>[M, C, kH, kW] -> [M/B, C, kH, kW, Bo] (as [M, C, kH, kW]): the filter of an NCHW-input NchwcConv
@@ -447,74 +376,11 @@ public static class NchwcConvLowering
         {
             string key = w + "|OIHWBo";
             if (_blockedWeights.TryGetValue(key, out var done)) return done;
-            return _blockedWeights[key] = Reshaped(Transposed(Reshaped(w, [s[0] / b, b, s[1] * s[2] * s[3]]), [0, 2, 1]), s);
+            return _blockedWeights[key] = _emitter.Reshaped(_emitter.Transposed(_emitter.Reshaped(w, [s[0] / b, b, s[1] * s[2] * s[3]]), [0, 2, 1]), s);
         }
 
-        private string Reshaped(string x, long[] shape) => Reshaped(x, Const(shape));
+        private string Concatenated(string[] parts) => _emitter.Op("Concat", parts[0] + ".concatenated", parts, attributes: NodeEmitter.Int("axis", 0));
 
-        private string Reshaped(string x, string shape)
-        {
-            string y = Fresh(x + ".reshaped");
-            _emit.Add(new NodeProto { Name = Fresh(x + ".reshape"), OpType = "Reshape", Input = { x, shape }, Output = { y } });
-            return y;
-        }
-
-        private string Concatenated(string[] parts)
-        {
-            string y = Fresh(parts[0] + ".concatenated");
-            var concat = new NodeProto { Name = Fresh(parts[0] + ".concat"), OpType = "Concat", Output = { y } };
-            concat.Input.AddRange(parts);
-            concat.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
-            _emit.Add(concat);
-            return y;
-        }
-
-        private string Multiplied(string a, string b)
-        {
-            string y = Fresh(a + ".scaled");
-            _emit.Add(new NodeProto { Name = Fresh(a + ".mul"), OpType = "Mul", Input = { a, b }, Output = { y } });
-            return y;
-        }
-
-        private string Transposed(string x, long[] perm)
-        {
-            string y = Fresh(x + ".transposed");
-            var t = new NodeProto { Name = Fresh(x + ".transpose"), OpType = "Transpose", Input = { x }, Output = { y } };
-            t.Attribute.Add(IntsAttr("perm", perm));
-            _emit.Add(t);
-            return y;
-        }
-
-        private readonly Dictionary<string, string> _constants = [];
-
-        private string Const(long[] values)
-        {
-            string key = string.Join(',', values);
-            if (_constants.TryGetValue(key, out var name)) return name;
-            name = Fresh("nchwc.const." + _constants.Count);
-            var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };
-            t.Dims.Add(values.Length);
-            t.Int64Data.AddRange(values);
-            NewInitializers.Add(t);
-            return _constants[key] = name;
-        }
-
-        private string Fresh(string hint)
-        {
-            string name = hint;
-            for (int k = 1; !_names.Add(name); k++) name = $"{hint}.{k}";
-            return name;
-        }
-
-        private static long Int(NodeProto n, string name, long fallback) => n.Attribute.FirstOrDefault(a => a.Name == name) is { } a ? a.I : fallback;
-        private static string Str(NodeProto n, string name, string fallback) => n.Attribute.FirstOrDefault(a => a.Name == name) is { } a ? a.S.ToStringUtf8() : fallback;
-        private static long[]? Ints(NodeProto n, string name) => n.Attribute.FirstOrDefault(a => a.Name == name) is { } a ? a.Ints.ToArray() : null;
-
-        private static AttributeProto IntsAttr(string name, long[] v)
-        {
-            var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
-            a.Ints.AddRange(v);
-            return a;
-        }
+        private string Multiplied(string a, string b) => _emitter.Op("Mul", a + ".scaled", [a, b]);
     }
 }
