@@ -197,6 +197,7 @@ public sealed partial class GraphBuilder
                 p.Attribute.Add(a.ToProto(k));
             g.Node.Add(p);
         }
+        foreach (var v in ConvolvedIntermediates()) g.ValueInfo.Add(ValueInfo(v));
         var m = new ModelProto
         {
             IrVersion = DefaultIrVersion,
@@ -211,6 +212,13 @@ public sealed partial class GraphBuilder
             m.MetadataProps.Add(new StringStringEntryProto { Key = k, Value = v });
         return m;
     }
+
+    /// <summary>The static data inputs of Conv and ConvTranspose nodes that a node computes (graph inputs carry their
+    /// shapes already): the artifact states them (as value_info) so that a runtime lowering can choose a form per image
+    /// size (WinogradConvLowering), which it cannot read from the weight alone.</summary>
+    private IEnumerable<Value> ConvolvedIntermediates() =>
+        _nodes.Where(n => n.OpType is "Conv" or "ConvTranspose" && n.Domain.Length == 0)
+              .Select(n => n.Input(0)).Where(v => v.Producer is not null && v.IsStatic).Distinct();
 
     private static IEnumerable<Value?> TrimOptional(Value?[] inputs)
     {

@@ -28,7 +28,9 @@ public static class NchwcSupport
         ModelProto proto;
         try { proto = ModelProto.Parser.ParseFrom(model); }
         catch (Google.Protobuf.InvalidProtocolBufferException) { return model; } // not a model: ORT says so, with the graph's name
-        int lowered = NchwcConvLowering.Lower(proto, BlockSize, Forms) + (Forms.ZeroMasksAsMul ? ZeroMaskLowering.Lower(proto) : 0);
+        // Winograd first: the convolutions it takes are no longer Conv nodes for the NCHWc rewrite
+        int lowered = (Forms.WinogradSmallImages ? WinogradConvLowering.Lower(proto) : 0) + NchwcConvLowering.Lower(proto, BlockSize, Forms)
+                      + (Forms.ZeroMasksAsMul ? ZeroMaskLowering.Lower(proto) : 0);
         return lowered > 0 ? Google.Protobuf.MessageExtensions.ToByteArray(proto) : model;
     }
 

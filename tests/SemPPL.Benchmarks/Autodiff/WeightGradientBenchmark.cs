@@ -14,7 +14,9 @@ namespace SemPPL.Benchmarks.Autodiff;
 /// per op, warm-up excluded). Experiment modes that replace the forms: --gemm (the product alone as MatMul / Gemm in
 /// each operand order), --gemm --pointwise or --pointwise2 (the product as a 1x1 Conv, columns or dY as its input),
 /// --layout (reorders, BatchNorm and per-channel reductions on NCHW against the NCHWc layout), --relu-backward (ReLU's
-/// backward mask in the forms ORT's kernels offer; Sign's input stands for the forward's ReLU output).
+/// backward mask in the forms ORT's kernels offer; Sign's input stands for the forward's ReLU output). --winograd-compare
+/// adds each form lowered without the Winograd rewrite (which takes the 3x3 layers of small images with many channels).
+/// Sessions run without spinning, as the trainer's do (spinning pools of the other forms' sessions took the cores).
 /// </summary>
 public static class WeightGradientBenchmark
 {
@@ -101,7 +103,7 @@ public static class WeightGradientBenchmark
         using var wv = OrtValue.CreateTensorValueFromMemory(Fill(w), w);
         using var dyv = OrtValue.CreateTensorValueFromMemory(Fill(y), y);
         var sessions = new List<(string Name, InferenceSession Session, List<double> Times)>();
-        using var factory = new SessionFactory(ExecutionDevice.Parse("cpu"), new SessionSettings { IntraOpThreads = threads });
+        using var factory = new SessionFactory(ExecutionDevice.Parse("cpu"), new SessionSettings { IntraOpThreads = threads, AllowSpinning = false });
         foreach (var (name, build) in forms)
         {
             var g = new GraphBuilder("wgrad");
@@ -110,6 +112,14 @@ public static class WeightGradientBenchmark
             using var o = factory.CreateOptions();
             if (args.Contains("--profile")) { o.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "wgrad-" + sessions.Count); o.EnableProfiling = true; }
             sessions.Add((name, new InferenceSession(NchwcSupport.Lower(g.ToBytes()), o), []));
+            if (args.Contains("--winograd-compare"))
+            {   // the same graph lowered without the Winograd rewrite (it takes 3x3 layers of small images with many channels)
+                var forms0 = NchwcSupport.Forms;
+                NchwcSupport.Forms = forms0 with { WinogradSmallImages = false };
+                using var o3 = factory.CreateOptions();
+                sessions.Add((name + " (no Winograd)", new InferenceSession(NchwcSupport.Lower(g.ToBytes()), o3), []));
+                NchwcSupport.Forms = forms0;
+            }
             if (name == "dW GatherIm2Col" && NchwcSupport.BlockSize > 1)
             {   // the same graph with its product left to MLAS's SGEMM (the lowering before the pointwise rewrite)
                 var proto = Onnx.ModelProto.Parser.ParseFrom(g.ToBytes());
@@ -132,7 +142,7 @@ public static class WeightGradientBenchmark
         foreach (var (name, session, times) in sessions)
         {
             var sorted = times.Order().ToList();
-            Console.WriteLine($"  {name,-28} min {sorted[0],8:F2} ms   median {sorted[sorted.Count / 2],8:F2} ms");
+            Console.WriteLine($"  {name,-34} min {sorted[0],8:F2} ms   median {sorted[sorted.Count / 2],8:F2} ms");
             if (args.Contains("--profile"))
             {
                 using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(session.EndProfiling()));

@@ -25,7 +25,8 @@ namespace SemPPL.Benchmarks.Step;
 /// --device cpu|cuda (both sides), --batch B_u, --torch on|off (off: ours only), --channel-reduction direct|two_stage (model.channel_reduction), --profile (ORT profile of a copy of train.onnx, lowered as the trainer lowers it: top ops by time, CPU),
 /// --weight-gradient-product nchwc|matmul (nchwc, as runs: the CPU lowering's pointwise form of the Conv weight gradients' products; matmul: left as MatMuls, for A/B),
 /// --strided-input-gradient nchwc|convtranspose (nchwc, as runs: strided Conv input gradients as per-phase NCHWc convolutions; convtranspose: ORT's ConvTranspose, for A/B),
-/// --zero-mask mul|where (mul, as runs: Where(mask, x, 0) as Mul(x, Cast(mask)); where: ORT's Where, for A/B).
+/// --zero-mask mul|where (mul, as runs: Where(mask, x, 0) as Mul(x, Cast(mask)); where: ORT's Where, for A/B),
+/// --winograd on|off (on, as runs: 3x3 convolutions of small images with many channels as Winograd products; off: NCHWc).
 /// </summary>
 public static class StepBenchmark
 {
@@ -58,6 +59,11 @@ public static class StepBenchmark
             {
                 "mul" => true, "where" => false,
                 var v => throw new ArgumentException($"--zero-mask '{v}': expected mul or where"),
+            },
+            WinogradSmallImages: BenchmarkOptions.Get(args, "--winograd", "on") switch
+            {
+                "on" => true, "off" => false,
+                var v => throw new ArgumentException($"--winograd '{v}': expected on or off"),
             });
         string device = BenchmarkOptions.Get(args, "--device", "cpu");
         int batchU = BenchmarkOptions.Get(args, "--batch", 64);
@@ -69,7 +75,7 @@ public static class StepBenchmark
                           $"torch.set_num_threads({threads}), {OpenBlasCoreType.Current}; warm-up {warmup}, timed {steps} steps");
         if (device == "cpu")
             Console.WriteLine($"CPU convolutions: {(SessionFactory.CpuConvLayoutFromEnvironment && NchwcSupport.BlockSize > 1
-                ? $"lowered to ORT's NCHWc kernels, block {NchwcSupport.BlockSize}{(NchwcSupport.Forms.Exceptions is { Length: > 0 } off ? "; " + off : "; all forms (weight-gradient products, strided input gradients, zero masks as Mul)")}"
+                ? $"lowered to ORT's NCHWc kernels, block {NchwcSupport.BlockSize}{(NchwcSupport.Forms.Exceptions is { Length: > 0 } off ? "; " + off : "; all forms (weight-gradient products, strided input gradients, zero masks as Mul, Winograd on small images)")}"
                 : "as written (ORT Conv / ConvTranspose)")} ({SessionFactory.CpuConvLayoutVariable})");
         if (device != "cpu")
             Console.WriteLine($"cuDNN convolution algorithms: ours {Environment.GetEnvironmentVariable(SessionFactory.ConvAlgorithmSearchVariable) ?? "HEURISTIC"} " +
