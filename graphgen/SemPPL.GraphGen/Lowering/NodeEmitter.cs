@@ -9,8 +9,9 @@ namespace SemPPL.GraphGen.Lowering;
 /// </summary>
 internal sealed class NodeEmitter(GraphProto graph, string constantPrefix)
 {
-    private readonly HashSet<string> _names = [.. graph.Node.SelectMany(n => n.Output).Concat(graph.Input.Select(i => i.Name))
-                                                  .Concat(graph.Initializer.Select(i => i.Name))];
+    // values and node names alike: ORT rejects a model with two nodes of one name, and an earlier lowering's nodes are here
+    private readonly HashSet<string> _names = [.. graph.Node.SelectMany(n => n.Output).Concat(graph.Node.Select(n => n.Name))
+                                                  .Concat(graph.Input.Select(i => i.Name)).Concat(graph.Initializer.Select(i => i.Name))];
     private readonly Dictionary<string, string> _constants = [];
 
     /// <summary>The constants made so far; the lowering adds those the graph still reads.</summary>

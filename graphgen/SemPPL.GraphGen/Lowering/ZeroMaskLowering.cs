@@ -19,7 +19,7 @@ public static class ZeroMaskLowering
         var graph = model.Graph;
         var zeros = graph.Initializer.Where(IsZeroScalar).ToDictionary(i => i.Name, i => i.DataType);
         if (zeros.Count == 0) return 0;
-        var names = graph.Node.SelectMany(n => n.Output).Concat(graph.Input.Select(i => i.Name)).Concat(graph.Initializer.Select(i => i.Name)).ToHashSet();
+        var emitter = new NodeEmitter(graph, "zero_mask");
         var nodes = new List<NodeProto>(graph.Node.Count);
         int lowered = 0;
         foreach (var node in graph.Node)
@@ -29,11 +29,11 @@ public static class ZeroMaskLowering
                 nodes.Add(node);
                 continue;
             }
-            string mask = Fresh(names, node.Output[0] + ".mask");
-            var cast = new NodeProto { Name = Fresh(names, node.Name + ".mask"), OpType = "Cast", Input = { node.Input[0] }, Output = { mask } };
+            string mask = emitter.Fresh(node.Output[0] + ".mask");
+            var cast = new NodeProto { Name = emitter.Fresh(node.Name + ".mask"), OpType = "Cast", Input = { node.Input[0] }, Output = { mask } };
             cast.Attribute.Add(new AttributeProto { Name = "to", Type = AttributeProto.Types.AttributeType.Int, I = type });
             nodes.Add(cast);
-            nodes.Add(new NodeProto { Name = Fresh(names, node.Name + ".masked"), OpType = "Mul", Input = { node.Input[1], mask }, Output = { node.Output[0] } });
+            nodes.Add(new NodeProto { Name = emitter.Fresh(node.Name + ".masked"), OpType = "Mul", Input = { node.Input[1], mask }, Output = { node.Output[0] } });
             lowered++;
         }
         if (lowered == 0) return 0;
@@ -52,12 +52,5 @@ public static class ZeroMaskLowering
         if (t.DataType != (int)TensorProto.Types.DataType.Float || t.Dims.Aggregate(1L, (a, d) => a * d) != 1 || t.Dims.Count > 1) return false;
         var value = HostTensor.FromProto(t);
         return value.Floats.Length == 1 && value.Floats[0] == 0f;
-    }
-
-    private static string Fresh(HashSet<string> names, string hint)
-    {
-        string name = hint;
-        for (int k = 1; !names.Add(name); k++) name = $"{hint}.{k}";
-        return name;
     }
 }

@@ -78,6 +78,21 @@ public class WinogradLoweringTests
     }
 
     [Fact]
+    public void A_weight_that_one_conv_takes_to_winograd_and_another_to_nchwc_lowers_to_a_valid_model()
+    {   // both rewrites reshape the weight: node names must stay unique across the passes (ORT rejects the model otherwise)
+        var g = new GraphBuilder("both");
+        var wt = g.Input("w", DType.Float, O, C, 3, 3);
+        g.Output(g.Conv(g.Input("small", DType.Float, N, C, 4, 4), wt, null, [1, 1], [1, 1, 1, 1]), "y_small");
+        g.Output(g.Conv(g.Input("large", DType.Float, N, C, 8, 8), wt, null, [1, 1], [1, 1, 1, 1]), "y_large");
+        var proto = ModelProto.Parser.ParseFrom(NchwcSupport.Lower(g.ToBytes()));
+        Assert.Single(proto.Graph.Node, n => n.OpType == "FusedMatMul");
+        if (NchwcSupport.BlockSize > 1) Assert.Single(proto.Graph.Node, n => n.OpType == "Conv" && n.Domain == NchwcConvLowering.Domain);
+        Assert.Equal(proto.Graph.Node.Count, proto.Graph.Node.Select(n => n.Name).Distinct().Count());
+        using var session = new InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(proto));
+        Assert.Equal(2, session.OutputNames.Count);
+    }
+
+    [Fact]
     public void Graphgen_states_the_shapes_of_computed_convolution_inputs()
     {
         var g = new GraphBuilder("shapes");
