@@ -57,26 +57,15 @@ public static class NchwcConvLowering
         var graph = model.Graph;
         var shapes = GraphShapes.Known(graph);
         var rewriter = new Rewriter(graph, shapes, blockSize);
-        var nodes = new List<NodeProto>(graph.Node.Count);
-        int lowered = 0;
-        foreach (var node in graph.Node)
+        int lowered = NodeRewrite.Apply(graph, rewriter.Emitter, node => node.OpType switch
         {
-            var replacement = node.Domain is "" or "ai.onnx" ? node.OpType switch
-            {
-                "Conv" => rewriter.Conv(node),
-                "ConvTranspose" => rewriter.ConvTransposeStride1(node) ?? (forms.StridedInputGradients ? rewriter.ConvTransposeStrided(node) : null),
-                "Transpose" => rewriter.ChannelsLastFromBlocked(node),
-                "MatMul" when forms.WeightGradientProducts => rewriter.WeightGradientProduct(node),
-                _ => null,
-            } : null;
-            if (replacement is null) { nodes.Add(node); continue; }
-            nodes.AddRange(replacement);
-            if (node.OpType != "Transpose") lowered++;
-        }
-        if (lowered == 0) return 0; // (a Transpose rewrite implies a lowered Conv before it)
-        graph.Node.Clear();
-        graph.Node.AddRange(GraphReads.LiveNodes(nodes, graph));
-        GraphReads.KeepReadInitializers(graph, rewriter.NewInitializers); // (else ORT warns about each unread one at session start)
+            "Conv" => rewriter.Conv(node),
+            "ConvTranspose" => rewriter.ConvTransposeStride1(node) ?? (forms.StridedInputGradients ? rewriter.ConvTransposeStrided(node) : null),
+            "Transpose" => rewriter.ChannelsLastFromBlocked(node),
+            "MatMul" when forms.WeightGradientProducts => rewriter.WeightGradientProduct(node),
+            _ => null,
+        }, counts: node => node.OpType != "Transpose"); // (a Transpose rewrite implies a lowered Conv before it)
+        if (lowered == 0) return 0;
         if (!model.OpsetImport.Any(o => o.Domain == Domain))
             model.OpsetImport.Add(new OperatorSetIdProto { Domain = Domain, Version = 1 });
         return lowered;
@@ -88,10 +77,9 @@ public static class NchwcConvLowering
 
         private readonly Dictionary<string, (string Blocked, long Channels)> _reorderedInputs = []; // NCHW input -> its NCHWc copy
         private readonly Dictionary<string, string> _blockedWeights = [];    // weight name + layout -> blocked weight
-        private readonly NodeEmitter _emitter = new(graph, "nchwc");
-        private List<NodeProto> Emitted => _emitter.Nodes; // the current rewrite's nodes
+        public NodeEmitter Emitter { get; } = new(graph, "nchwc");
+        private List<NodeProto> Emitted => Emitter.Nodes; // the current rewrite's nodes
 
-        public List<TensorProto> NewInitializers => _emitter.NewInitializers;
 
         public List<NodeProto>? Conv(NodeProto node)
         {
@@ -99,7 +87,7 @@ public static class NchwcConvLowering
             if (NodeAttributes.Int(node, "group", 1) != 1 || NodeAttributes.Str(node, "auto_pad", "NOTSET") != "NOTSET") return null;
             long m = w[0], c = w[1];
             if (!Blocks(m) || !(Blocks(c) || c < b)) return null;
-            _emitter.Begin();
+            Emitter.Begin();
             string weight = c < b ? BlockedFilterOIHWBo(node.Input[1], w) : BlockedFilterOIHWBiBo(node.Input[1], w, flip: false);
             string input = c < b ? node.Input[0] : ReorderedInput(node.Input[0], c);
             EmitConv(node, input, weight, node.Input.Count > 2 ? node.Input[2] : "", m,
@@ -119,7 +107,7 @@ public static class NchwcConvLowering
             var p = NodeAttributes.Ints(node, "pads") ?? [0, 0, 0, 0];
             long[] convPads = [kh - 1 - p[0], kw - 1 - p[1], kh - 1 - p[2], kw - 1 - p[3]];
             if (convPads.Any(v => v < 0)) return null;
-            _emitter.Begin();
+            Emitter.Begin();
             string weight = BlockedFilterOIHWBiBo(node.Input[1], w, flip: true);
             EmitConv(node, ReorderedInput(node.Input[0], cin), weight, node.Input.Count > 2 ? node.Input[2] : "", cout, [kh, kw], [1, 1], convPads, [1, 1]);
             return Emitted;
@@ -160,19 +148,19 @@ public static class NchwcConvLowering
                     taps[axis, phase] = (first, count, -dMin, dMax);
                 }
             }
-            _emitter.Begin();
+            Emitter.Begin();
             string input = ReorderedInput(node.Input[0], cin), bias = node.Input.Count > 2 ? node.Input[2] : "";
-            var phases = new NodeProto { Name = _emitter.Fresh(node.Name + ".phases"), OpType = "Concat", Output = { _emitter.Fresh(node.Output[0] + ".phases") } };
+            var phases = new NodeProto { Name = Emitter.Fresh(node.Name + ".phases"), OpType = "Concat", Output = { Emitter.Fresh(node.Output[0] + ".phases") } };
             phases.Attribute.Add(NodeEmitter.Int("axis", 0));
             for (long py = 0; py < s; py++)
                 for (long px = 0; px < s; px++)
                 {
                     var (y, x) = (taps[0, py], taps[1, px]);
-                    string sub = _emitter.Fresh($"{node.Input[1]}.phase{py}{px}");
+                    string sub = Emitter.Fresh($"{node.Input[1]}.phase{py}{px}");
                     Emitted.Add(new NodeProto
                     {
-                        Name = _emitter.Fresh($"{node.Name}.phase{py}{px}.taps"), OpType = "Slice", Output = { sub },
-                        Input = { node.Input[1], _emitter.Const([y.First, x.First]), _emitter.Const([y.First + (y.Count - 1) * s + 1, x.First + (x.Count - 1) * s + 1]), _emitter.Const([2, 3]), _emitter.Const([s, s]) },
+                        Name = Emitter.Fresh($"{node.Name}.phase{py}{px}.taps"), OpType = "Slice", Output = { sub },
+                        Input = { node.Input[1], Emitter.Const([y.First, x.First]), Emitter.Const([y.First + (y.Count - 1) * s + 1, x.First + (x.Count - 1) * s + 1]), Emitter.Const([2, 3]), Emitter.Const([s, s]) },
                     });
                     string weight = BlockedFilterOIHWBiBo(sub, [cin, cout, y.Count, x.Count], flip: true);
                     phases.Input.Add(EmitBlockedConv(node, input, weight, bias, [y.Count, x.Count], [1, 1], [y.PadBegin, x.PadBegin, y.PadEnd, x.PadEnd], [1, 1]));
@@ -180,13 +168,13 @@ public static class NchwcConvLowering
             Emitted.Add(phases);
             // the phases, blocked [s*s*N, C, h, w] (channels in blocks of B), interleaved in runs of B floats:
             // [s, s, N, C/B, h, w, B] -> [N, C/B, h, s, w, s, B] = the blocked output [N, C, s*h, s*w]; one ReorderOutput
-            string shape = _emitter.Fresh(node.Input[0] + ".shape");
-            Emitted.Add(new NodeProto { Name = _emitter.Fresh(node.Input[0] + ".shape_of"), OpType = "Shape", Input = { node.Input[0] }, Output = { shape } });
-            string n = Gathered(shape, _emitter.Const([0]), axis: 0), hw = Gathered(shape, _emitter.Const([2, 3]), axis: 0);
-            string split = Concatenated([_emitter.Const([s, s]), n, _emitter.Const([cout / b]), hw, _emitter.Const([b])]);
-            string joined = Concatenated([n, _emitter.Const([cout]), Multiplied(hw, _emitter.Const([s]))]);
-            string interleaved = _emitter.Reshaped(_emitter.Transposed(_emitter.Reshaped(phases.Output[0], split), [2, 3, 4, 0, 5, 1, 6]), joined);
-            var back = new NodeProto { Name = _emitter.Fresh(node.Name + ".reorder_output"), OpType = "ReorderOutput", Domain = Domain, Input = { interleaved }, Output = { node.Output[0] } };
+            string shape = Emitter.Fresh(node.Input[0] + ".shape");
+            Emitted.Add(new NodeProto { Name = Emitter.Fresh(node.Input[0] + ".shape_of"), OpType = "Shape", Input = { node.Input[0] }, Output = { shape } });
+            string n = Gathered(shape, Emitter.Const([0]), axis: 0), hw = Gathered(shape, Emitter.Const([2, 3]), axis: 0);
+            string split = Concatenated([Emitter.Const([s, s]), n, Emitter.Const([cout / b]), hw, Emitter.Const([b])]);
+            string joined = Concatenated([n, Emitter.Const([cout]), Multiplied(hw, Emitter.Const([s]))]);
+            string interleaved = Emitter.Reshaped(Emitter.Transposed(Emitter.Reshaped(phases.Output[0], split), [2, 3, 4, 0, 5, 1, 6]), joined);
+            var back = new NodeProto { Name = Emitter.Fresh(node.Name + ".reorder_output"), OpType = "ReorderOutput", Domain = Domain, Input = { interleaved }, Output = { node.Output[0] } };
             back.Attribute.Add(NodeEmitter.Int("channels", cout));
             Emitted.Add(back);
             return Emitted;
@@ -204,15 +192,15 @@ public static class NchwcConvLowering
         {
             if (!_reorderedInputs.TryGetValue(node.Input[0], out var reordered) || !(NodeAttributes.Ints(node, "perm") ?? []).SequenceEqual([0L, 2, 3, 1])) return null;
             var (blocked, c) = reordered;
-            _emitter.Begin();
-            string shape = _emitter.Fresh(node.Input[0] + ".shape");
-            Emitted.Add(new NodeProto { Name = _emitter.Fresh(node.Input[0] + ".shape_of"), OpType = "Shape", Input = { node.Input[0] }, Output = { shape } });
-            string nhwc = _emitter.Fresh(node.Input[0] + ".nhwc_shape");
-            Emitted.Add(new NodeProto { Name = _emitter.Fresh(node.Input[0] + ".nhwc_dims"), OpType = "Gather", Input = { shape, _emitter.Const([0, 2, 3, 1]) }, Output = { nhwc } });
+            Emitter.Begin();
+            string shape = Emitter.Fresh(node.Input[0] + ".shape");
+            Emitted.Add(new NodeProto { Name = Emitter.Fresh(node.Input[0] + ".shape_of"), OpType = "Shape", Input = { node.Input[0] }, Output = { shape } });
+            string nhwc = Emitter.Fresh(node.Input[0] + ".nhwc_shape");
+            Emitted.Add(new NodeProto { Name = Emitter.Fresh(node.Input[0] + ".nhwc_dims"), OpType = "Gather", Input = { shape, Emitter.Const([0, 2, 3, 1]) }, Output = { nhwc } });
             string source = blocked;
             if (c != b)
-                source = _emitter.Transposed(_emitter.Reshaped(blocked, [0, c / b, -1, b]), [0, 2, 1, 3]);
-            Emitted.Add(new NodeProto { Name = _emitter.Fresh(node.Name + ".from_nchwc"), OpType = "Reshape", Input = { source, nhwc }, Output = { node.Output[0] } });
+                source = Emitter.Transposed(Emitter.Reshaped(blocked, [0, c / b, -1, b]), [0, 2, 1, 3]);
+            Emitted.Add(new NodeProto { Name = Emitter.Fresh(node.Name + ".from_nchwc"), OpType = "Reshape", Input = { source, nhwc }, Output = { node.Output[0] } });
             return Emitted;
         }
 
@@ -232,27 +220,27 @@ public static class NchwcConvLowering
             if (WeightGradientProductPattern.Match(node, _graph) is not { } pattern) return null;
             var (dy, n, m, l, gather, _, p, c, k, r) = pattern;
             if (!Blocks(c) || !Blocks(l) || r < ProductMinReductionRatio * c * k) return null;
-            _emitter.Begin();
-            string rows = RowsFromBlocked(pattern) ?? _emitter.Transposed(_emitter.Reshaped(gather.Input[0], [p, c / b, b]), [1, 0, 2]);
-            string filter = _emitter.Reshaped(Gathered(rows, gather.Input[1], axis: 1), [c * k, r, 1, 1]);
+            Emitter.Begin();
+            string rows = RowsFromBlocked(pattern) ?? Emitter.Transposed(Emitter.Reshaped(gather.Input[0], [p, c / b, b]), [1, 0, 2]);
+            string filter = Emitter.Reshaped(Gathered(rows, gather.Input[1], axis: 1), [c * k, r, 1, 1]);
             // dY [N, M, L] read as channels-last [N, H = M, W = 1, C = L]: ReorderInput's NCHWc output [N, L/B, M, 1, B] is
             // [N, L/B, M, B] (MLAS's vectorised reorder; the same move as a Transpose copies 64-byte runs on one thread, 3x slower)
-            string blockedDy = _emitter.Fresh(dy + ".by_positions");
-            var reorderDy = new NodeProto { Name = _emitter.Fresh(dy + ".reorder_positions"), OpType = "ReorderInput", Domain = Domain, Input = { _emitter.Reshaped(dy, [n, m, 1, l]) }, Output = { blockedDy } };
+            string blockedDy = Emitter.Fresh(dy + ".by_positions");
+            var reorderDy = new NodeProto { Name = Emitter.Fresh(dy + ".reorder_positions"), OpType = "ReorderInput", Domain = Domain, Input = { Emitter.Reshaped(dy, [n, m, 1, l]) }, Output = { blockedDy } };
             reorderDy.Attribute.Add(NodeEmitter.Int("channels_last", 1));
             Emitted.Add(reorderDy);
-            string input = _emitter.Reshaped(blockedDy, [1, r, 1, m]);
-            string y = _emitter.Fresh(node.Output[0] + ".nchwc");
-            var conv = new NodeProto { Name = _emitter.Fresh(node.Name + ".nchwc"), OpType = "Conv", Domain = Domain, Input = { input, filter }, Output = { y } };
+            string input = Emitter.Reshaped(blockedDy, [1, r, 1, m]);
+            string y = Emitter.Fresh(node.Output[0] + ".nchwc");
+            var conv = new NodeProto { Name = Emitter.Fresh(node.Name + ".nchwc"), OpType = "Conv", Domain = Domain, Input = { input, filter }, Output = { y } };
             conv.Attribute.Add(NodeEmitter.Ints("kernel_shape", [1, 1]));
             Emitted.Add(conv);
-            string back = _emitter.Fresh(node.Output[0] + ".reordered");
-            var reorder = new NodeProto { Name = _emitter.Fresh(node.Name + ".reorder_output"), OpType = "ReorderOutput", Domain = Domain, Input = { y }, Output = { back } };
+            string back = Emitter.Fresh(node.Output[0] + ".reordered");
+            var reorder = new NodeProto { Name = Emitter.Fresh(node.Name + ".reorder_output"), OpType = "ReorderOutput", Domain = Domain, Input = { y }, Output = { back } };
             reorder.Attribute.Add(NodeEmitter.Int("channels", c * k));
             Emitted.Add(reorder);
             // [1, C*K, 1, M] in order (cb, k, ci) -> [C/B, K, B, M] -> [K, M, C/B, B] = the product [K, M, C]
-            var product = _emitter.Transposed(_emitter.Reshaped(back, [c / b, k, b, m]), [1, 3, 0, 2]);
-            Emitted.Add(new NodeProto { Name = _emitter.Fresh(node.Name + ".product"), OpType = "Reshape", Input = { product, _emitter.Const([k, m, c]) }, Output = { node.Output[0] } });
+            var product = Emitter.Transposed(Emitter.Reshaped(back, [c / b, k, b, m]), [1, 3, 0, 2]);
+            Emitted.Add(new NodeProto { Name = Emitter.Fresh(node.Name + ".product"), OpType = "Reshape", Input = { product, Emitter.Const([k, m, c]) }, Output = { node.Output[0] } });
             return Emitted;
         }
 
@@ -271,20 +259,20 @@ public static class NchwcConvLowering
             if (!_reorderedInputs.TryGetValue(x, out var reordered) || reordered.Channels != c) return null;
             // [N, C/B, H*W*B] -> [C/B, N, H*W*B] as [C/B*N, H, W*B]: padding W by q is padding W*B by q*B, and ORT's Pad
             // copies runs of the innermost axis (as [.., W, B], runs of B floats, it took 2x as long)
-            string shape = _emitter.Fresh(x + ".shape");
-            Emitted.Add(new NodeProto { Name = _emitter.Fresh(x + ".shape_of"), OpType = "Shape", Input = { x }, Output = { shape } });
-            string channelMajor = _emitter.Reshaped(_emitter.Transposed(_emitter.Reshaped(reordered.Blocked, [n, c / b, -1]), [1, 0, 2]),
-                                           Concatenated([_emitter.Const([c / b * n]), Gathered(shape, _emitter.Const([2]), axis: 0), _emitter.Const([-1])]));
+            string shape = Emitter.Fresh(x + ".shape");
+            Emitted.Add(new NodeProto { Name = Emitter.Fresh(x + ".shape_of"), OpType = "Shape", Input = { x }, Output = { shape } });
+            string channelMajor = Emitter.Reshaped(Emitter.Transposed(Emitter.Reshaped(reordered.Blocked, [n, c / b, -1]), [1, 0, 2]),
+                                           Concatenated([Emitter.Const([c / b * n]), Gathered(shape, Emitter.Const([2]), axis: 0), Emitter.Const([-1])]));
             if (pads.Any(v => v != 0))
             {
-                string padded = _emitter.Fresh(channelMajor + ".padded");
-                var padNode = new NodeProto { Name = _emitter.Fresh(channelMajor + ".pad"), OpType = "Pad", Output = { padded },
-                                              Input = { channelMajor, _emitter.Const([0, pads[1], pads[2] / c * b, 0, pads[4], pads[5] / c * b]) } };
+                string padded = Emitter.Fresh(channelMajor + ".padded");
+                var padNode = new NodeProto { Name = Emitter.Fresh(channelMajor + ".pad"), OpType = "Pad", Output = { padded },
+                                              Input = { channelMajor, Emitter.Const([0, pads[1], pads[2] / c * b, 0, pads[4], pads[5] / c * b]) } };
                 if (padValue.Length > 0) padNode.Input.Add(padValue);
                 Emitted.Add(padNode);
                 channelMajor = padded;
             }
-            return _emitter.Reshaped(channelMajor, [c / b, p, b]);
+            return Emitter.Reshaped(channelMajor, [c / b, p, b]);
         }
 
         /// <summary>
@@ -296,13 +284,13 @@ public static class NchwcConvLowering
         private const long ProductMinReductionRatio = 4;
 
 
-        private string Gathered(string data, string index, long axis) => _emitter.Op("Gather", data + ".gathered", [data, index], attributes: NodeEmitter.Int("axis", axis));
+        private string Gathered(string data, string index, long axis) => Emitter.Op("Gather", data + ".gathered", [data, index], attributes: NodeEmitter.Int("axis", axis));
 
         private void EmitConv(NodeProto node, string input, string weight, string bias, long outChannels,
                               long[] kernel, long[] strides, long[] pads, long[] dilations)
         {
             string y = EmitBlockedConv(node, input, weight, bias, kernel, strides, pads, dilations);
-            var back = new NodeProto { Name = _emitter.Fresh(node.Name + ".reorder_output"), OpType = "ReorderOutput", Domain = Domain, Input = { y }, Output = { node.Output[0] } };
+            var back = new NodeProto { Name = Emitter.Fresh(node.Name + ".reorder_output"), OpType = "ReorderOutput", Domain = Domain, Input = { y }, Output = { node.Output[0] } };
             back.Attribute.Add(NodeEmitter.Int("channels", outChannels));
             Emitted.Add(back);
         }
@@ -310,8 +298,8 @@ public static class NchwcConvLowering
         /// <summary>An NchwcConv of <paramref name="node"/>'s geometry; returns its blocked output.</summary>
         private string EmitBlockedConv(NodeProto node, string input, string weight, string bias, long[] kernel, long[] strides, long[] pads, long[] dilations)
         {
-            string y = _emitter.Fresh(node.Output[0] + ".nchwc");
-            var conv = new NodeProto { Name = _emitter.Fresh(node.Name + ".nchwc"), OpType = "Conv", Domain = Domain, Output = { y } };
+            string y = Emitter.Fresh(node.Output[0] + ".nchwc");
+            var conv = new NodeProto { Name = Emitter.Fresh(node.Name + ".nchwc"), OpType = "Conv", Domain = Domain, Output = { y } };
             conv.Input.Add(input); conv.Input.Add(weight);
             if (bias.Length > 0) conv.Input.Add(bias);
             conv.Attribute.Add(NodeEmitter.Ints("kernel_shape", kernel));
@@ -326,8 +314,8 @@ public static class NchwcConvLowering
         private string ReorderedInput(string x, long channels)
         {
             if (_reorderedInputs.TryGetValue(x, out var done)) return done.Blocked;
-            string y = _emitter.Fresh(x + ".nchwc");
-            Emitted.Add(new NodeProto { Name = _emitter.Fresh(x + ".reorder_input"), OpType = "ReorderInput", Domain = Domain, Input = { x }, Output = { y } });
+            string y = Emitter.Fresh(x + ".nchwc");
+            Emitted.Add(new NodeProto { Name = Emitter.Fresh(x + ".reorder_input"), OpType = "ReorderInput", Domain = Domain, Input = { x }, Output = { y } });
             _reorderedInputs[x] = (y, channels);
             return y;
         }
@@ -346,20 +334,20 @@ public static class NchwcConvLowering
             // [M/B, Bo, C/B * Bi * K] -> [M/B, C/B * Bi * K, Bo]: [mb, cb, ci, k, mo] (M: the first axis, C: the second)
             string a = OutputLanesInnermost(w, s);
             if (!flip) // [mb * cb, ci, k, mo] -> [mb * cb, k, ci, mo]
-                return _blockedWeights[key] = _emitter.Reshaped(_emitter.Transposed(_emitter.Reshaped(a, [mb * cb, b, k, b]), [0, 2, 1, 3]), s);
+                return _blockedWeights[key] = Emitter.Reshaped(Emitter.Transposed(Emitter.Reshaped(a, [mb * cb, b, k, b]), [0, 2, 1, 3]), s);
             // the equivalent Conv's filter [cb, mb, k', mi, co] (its outputs are C, its inputs M): [mb * cb, ci, k * mo] ->
             // [mb * cb, k * mo, ci] -> as [mb, cb, K*B*B] -> [cb, mb, K*B*B] (runs of K*B*B floats), then the kernel
             // rotated: the flat tap index reversed on [cb * mb, K, B*B], each tap a run of B*B floats (a Slice with step -1
             // on the weight as given moves single floats: 35 ms a step in case (a)'s train graph)
-            var taps = _emitter.Transposed(_emitter.Reshaped(a, [mb * cb, b, k * b]), [0, 2, 1]);
-            var blocked = _emitter.Reshaped(_emitter.Transposed(_emitter.Reshaped(taps, [mb, cb, k * b * b]), [1, 0, 2]), [cb * mb, k, b * b]);
-            string rotated = _emitter.Fresh(w + ".rotated");
+            var taps = Emitter.Transposed(Emitter.Reshaped(a, [mb * cb, b, k * b]), [0, 2, 1]);
+            var blocked = Emitter.Reshaped(Emitter.Transposed(Emitter.Reshaped(taps, [mb, cb, k * b * b]), [1, 0, 2]), [cb * mb, k, b * b]);
+            string rotated = Emitter.Fresh(w + ".rotated");
             Emitted.Add(new NodeProto
             {
-                Name = _emitter.Fresh(w + ".rotate"), OpType = "Slice", Output = { rotated },
-                Input = { blocked, _emitter.Const([-1]), _emitter.Const([long.MinValue]), _emitter.Const([1]), _emitter.Const([-1]) },
+                Name = Emitter.Fresh(w + ".rotate"), OpType = "Slice", Output = { rotated },
+                Input = { blocked, Emitter.Const([-1]), Emitter.Const([long.MinValue]), Emitter.Const([1]), Emitter.Const([-1]) },
             });
-            return _blockedWeights[key] = _emitter.Reshaped(rotated, [s[1], s[0], s[2], s[3]]);
+            return _blockedWeights[key] = Emitter.Reshaped(rotated, [s[1], s[0], s[2], s[3]]);
         }
 
         /// <summary>[M, C, kH, kW] as [M/B, B, C*K] -> [M/B, C*K, B]: the first pass of both blocked layouts, once per weight.</summary>
@@ -367,7 +355,7 @@ public static class NchwcConvLowering
         {
             string key = w + "|lanes-innermost";
             if (_blockedWeights.TryGetValue(key, out var done)) return done;
-            return _blockedWeights[key] = _emitter.Transposed(_emitter.Reshaped(w, [s[0] / b, b, s[1] * s[2] * s[3]]), [0, 2, 1]);
+            return _blockedWeights[key] = Emitter.Transposed(Emitter.Reshaped(w, [s[0] / b, b, s[1] * s[2] * s[3]]), [0, 2, 1]);
         }
 
         /// <summary>[M, C, kH, kW] -> [M/B, C, kH, kW, Bo] (as [M, C, kH, kW]): the filter of an NCHW-input NchwcConv
@@ -376,11 +364,11 @@ public static class NchwcConvLowering
         {
             string key = w + "|OIHWBo";
             if (_blockedWeights.TryGetValue(key, out var done)) return done;
-            return _blockedWeights[key] = _emitter.Reshaped(_emitter.Transposed(_emitter.Reshaped(w, [s[0] / b, b, s[1] * s[2] * s[3]]), [0, 2, 1]), s);
+            return _blockedWeights[key] = Emitter.Reshaped(Emitter.Transposed(Emitter.Reshaped(w, [s[0] / b, b, s[1] * s[2] * s[3]]), [0, 2, 1]), s);
         }
 
-        private string Concatenated(string[] parts) => _emitter.Op("Concat", parts[0] + ".concatenated", parts, attributes: NodeEmitter.Int("axis", 0));
+        private string Concatenated(string[] parts) => Emitter.Op("Concat", parts[0] + ".concatenated", parts, attributes: NodeEmitter.Int("axis", 0));
 
-        private string Multiplied(string a, string b) => _emitter.Op("Mul", a + ".scaled", [a, b]);
+        private string Multiplied(string a, string b) => Emitter.Op("Mul", a + ".scaled", [a, b]);
     }
 }

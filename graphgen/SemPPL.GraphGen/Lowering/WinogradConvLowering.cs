@@ -35,25 +35,14 @@ public static class WinogradConvLowering
     {
         var graph = model.Graph;
         var rewriter = new Rewriter(graph, GraphShapes.Known(graph));
-        var nodes = new List<NodeProto>(graph.Node.Count);
-        int lowered = 0;
-        foreach (var node in graph.Node)
+        int lowered = NodeRewrite.Apply(graph, rewriter.Emitter, node => node.OpType switch
         {
-            var replacement = node.Domain is "" or "ai.onnx" ? node.OpType switch
-            {
-                "Conv" => rewriter.Conv(node),
-                "ConvTranspose" => rewriter.ConvTranspose(node),
-                "MatMul" => rewriter.WeightGradientProduct(node),
-                _ => null,
-            } : null;
-            if (replacement is null) { nodes.Add(node); continue; }
-            nodes.AddRange(replacement);
-            lowered++;
-        }
+            "Conv" => rewriter.Conv(node),
+            "ConvTranspose" => rewriter.ConvTranspose(node),
+            "MatMul" => rewriter.WeightGradientProduct(node),
+            _ => null,
+        });
         if (lowered == 0) return 0;
-        graph.Node.Clear();
-        graph.Node.AddRange(GraphReads.LiveNodes(nodes, graph)); // a rewritten weight gradient's unfold is dead
-        GraphReads.KeepReadInitializers(graph, rewriter.Emitter.NewInitializers);
         if (!model.OpsetImport.Any(o => o.Domain == ContribDomain))
             model.OpsetImport.Add(new OperatorSetIdProto { Domain = ContribDomain, Version = 1 });
         return lowered;

@@ -20,30 +20,15 @@ public static class ZeroMaskLowering
         var zeros = graph.Initializer.Where(IsZeroScalar).ToDictionary(i => i.Name, i => i.DataType);
         if (zeros.Count == 0) return 0;
         var emitter = new NodeEmitter(graph, "zero_mask");
-        var nodes = new List<NodeProto>(graph.Node.Count);
-        int lowered = 0;
-        foreach (var node in graph.Node)
+        // (a zero only the Wheres read goes too, with every other constant nothing reads)
+        return NodeRewrite.Apply(graph, emitter, node =>
         {
-            if (node.OpType != "Where" || node.Domain is not ("" or "ai.onnx") || node.Input.Count != 3 || !zeros.TryGetValue(node.Input[2], out int type))
-            {
-                nodes.Add(node);
-                continue;
-            }
+            if (node.OpType != "Where" || node.Input.Count != 3 || !zeros.TryGetValue(node.Input[2], out int type)) return null;
             string mask = emitter.Fresh(node.Output[0] + ".mask");
             var cast = new NodeProto { Name = emitter.Fresh(node.Name + ".mask"), OpType = "Cast", Input = { node.Input[0] }, Output = { mask } };
-            cast.Attribute.Add(new AttributeProto { Name = "to", Type = AttributeProto.Types.AttributeType.Int, I = type });
-            nodes.Add(cast);
-            nodes.Add(new NodeProto { Name = emitter.Fresh(node.Name + ".masked"), OpType = "Mul", Input = { node.Input[1], mask }, Output = { node.Output[0] } });
-            lowered++;
-        }
-        if (lowered == 0) return 0;
-        graph.Node.Clear();
-        graph.Node.AddRange(nodes);
-        // a zero only the Wheres read goes too (else ORT warns about it at session start)
-        var read = GraphReads.Of(graph);
-        var unread = graph.Initializer.Where(i => zeros.ContainsKey(i.Name) && !read.Contains(i.Name)).ToList();
-        foreach (var i in unread) graph.Initializer.Remove(i);
-        return lowered;
+            cast.Attribute.Add(NodeEmitter.Int("to", type));
+            return [cast, new NodeProto { Name = emitter.Fresh(node.Name + ".masked"), OpType = "Mul", Input = { node.Input[1], mask }, Output = { node.Output[0] } }];
+        });
     }
 
     /// <summary>A one-element float initializer holding 0 (a scalar, or [1]: either broadcasts without widening).</summary>
