@@ -20,9 +20,10 @@ namespace SemPPL.GraphGen.Lowering;
 /// points are those the Conv and its input gradient compute (made once), and the unfold of x (9 copies) is dropped.</item>
 /// </list>
 /// The dense transforms cost H*W/C of the product per side, so a convolution lowers only where 16*H*W is at most its
-/// channel counts: case (a)'s 8x8 x 256 layers, where they cost a quarter, gained 7 % in an experiment and are left
-/// alone; its 4x4 x 512 layers run 21 vs 33 ms forward, 23 vs 39 ms input gradient, 22 vs 41 ms weight gradient
-/// (<c>wgrad --shape 80,512,4,4 --winograd-compare</c>, 2 cores, AVX-512). H and W must be even and known: graphgen
+/// channel counts: case (a)'s 8x8 x 256 layers, where they cost a quarter, gained 2-7 % and are left alone; its 4x4 x 512
+/// layers run 21 vs 33 ms forward, 23 vs 39 ms input gradient, 22 vs 41 ms weight gradient (<c>wgrad --shape
+/// 80,512,4,4 --winograd-compare</c>, 2 cores, AVX-512). A weight gradient alone lowers up to 4x larger images
+/// (<see cref="PaysForWeightGradient"/>). H and W must be even and known: graphgen
 /// states the shapes of convolution inputs in the artifact (value_info).
 /// Rounding differs from the direct sum's but stays at its order, as the transforms' coefficients are 0, +-1 and +-1/2
 /// (WinogradLoweringTests: against a double-precision convolution, within 4x ORT's direct kernels' own error).
@@ -52,8 +53,14 @@ public static class WinogradConvLowering
     private const string ContribDomain = "com.microsoft";
 
     /// <summary>Whether F(2x2, 3x3) with dense transforms pays for an [N, C, H, W] input and O outputs (see the summary).</summary>
-    public static bool Pays(long channels, long outputs, long h, long w) =>
-        h % 2 == 0 && w % 2 == 0 && h > 0 && w > 0 && 16 * h * w <= Math.Min(channels, outputs);
+    public static bool Pays(long channels, long outputs, long h, long w) => Tiles(h, w) && 16 * h * w <= Math.Min(channels, outputs);
+
+    /// <summary>The same for a weight gradient alone, which pays up to 4x larger images: what it replaces is slower than a
+    /// direct convolution (the 9-copy unfold and an SGEMM product: case (a)'s [80, 256, 8, 8] x 256 layer 31 vs 49 ms,
+    /// <c>wgrad --shape 80,256,8,8 --winograd-compare</c>, where the forward and input gradient gained 2 %).</summary>
+    public static bool PaysForWeightGradient(long channels, long outputs, long h, long w) => Tiles(h, w) && 4 * h * w <= Math.Min(channels, outputs);
+
+    private static bool Tiles(long h, long w) => h % 2 == 0 && w % 2 == 0 && h > 0 && w > 0;
 
     private static readonly double[,] InputTransform = { { 1, 0, -1, 0 }, { 0, 1, 1, 0 }, { 0, -1, 1, 0 }, { 0, 1, 0, -1 } }; // B^T
     private static readonly double[,] FilterTransform = { { 1, 0, 0 }, { .5, .5, .5 }, { .5, -.5, .5 }, { 0, 0, 1 } };      // G
@@ -153,7 +160,7 @@ public static class WinogradConvLowering
             var (x, pads, padValue) = source;
             long c = pattern.C, m = pattern.M;
             if (!shapes.TryGetValue(x, out var xs) || xs is not [var n, var c2, var h, var w] || c2 != c || n != pattern.N) return null;
-            if (!shapes.TryGetValue(pattern.Dy, out var ys) || !ys.SequenceEqual([n, m, h, w]) || !Pays(c, m, h, w)) return null;
+            if (!shapes.TryGetValue(pattern.Dy, out var ys) || !ys.SequenceEqual([n, m, h, w]) || !PaysForWeightGradient(c, m, h, w)) return null;
             if (!pads.SequenceEqual([0, 1, c, 0, 1, c]) || (padValue.Length > 0 && !IsZero(padValue)) || !IsUnfoldOfPaddedRows(pattern.Gather, n, h, w)) return null;
             var e = Emitter;
             e.Begin();

@@ -19,16 +19,20 @@ public class WinogradLoweringTests
     [Theory]
     [InlineData(4, 4)]
     [InlineData(4, 2)]
+    [InlineData(8, 8)] // 16*H*W above the channels: only the weight gradient lowers
     public void A_lowered_conv_and_its_gradients_match_a_double_precision_reference(long h, long w)
     {
         var (model, feeds) = ConvAndGradients(h, w);
         var proto = ModelProto.Parser.ParseFrom(model);
-        Assert.Equal(3, WinogradConvLowering.Lower(proto));
-        Assert.DoesNotContain(proto.Graph.Node, n => n.OpType is "Conv" or "ConvTranspose" or "Gather");
+        bool all = WinogradConvLowering.Pays(C, O, h, w);
+        Assert.Equal(all ? 3 : 1, WinogradConvLowering.Lower(proto));
+        Assert.DoesNotContain(proto.Graph.Node, n => n.OpType == "Gather");
+        Assert.Equal(all ? 0 : 2, proto.Graph.Node.Count(n => n.OpType is "Conv" or "ConvTranspose"));
         // one filter transform, and each side's transform points once: MatMuls 2 (forward: points, image) + 3 (input
-        // gradient: points, products, image) + 1 (filter) + 1 (the weight gradient's taps); FusedMatMuls: forward, dU
-        Assert.Equal(7, proto.Graph.Node.Count(n => n.OpType == "MatMul"));
-        Assert.Equal(2, proto.Graph.Node.Count(n => n.OpType == "FusedMatMul"));
+        // gradient: points, products, image) + 1 (filter) + 1 (the weight gradient's taps); FusedMatMuls: forward, dU.
+        // The weight gradient alone: both sides' points and its taps; dU.
+        Assert.Equal(all ? 7 : 3, proto.Graph.Node.Count(n => n.OpType == "MatMul"));
+        Assert.Equal(all ? 2 : 1, proto.Graph.Node.Count(n => n.OpType == "FusedMatMul"));
         var read = proto.Graph.Node.SelectMany(n => n.Input).ToHashSet();
         Assert.All(proto.Graph.Initializer, i => Assert.Contains(i.Name, read));
 
@@ -48,6 +52,7 @@ public class WinogradLoweringTests
 
     [Theory]
     [InlineData("8x8 at 256 channels (transforms cost a quarter)")]
+    [InlineData("16x16 at 256 channels")]
     [InlineData("odd size")]
     [InlineData("stride 2")]
     [InlineData("dilation 2")]
@@ -56,7 +61,7 @@ public class WinogradLoweringTests
     public void What_does_not_pay_or_fit_stays_direct(string geometry)
     {
         var g = new GraphBuilder("winograd");
-        long h = geometry.StartsWith("8x8", StringComparison.Ordinal) ? 8 : geometry == "odd size" ? 3 : 4;
+        long h = geometry.StartsWith("8x8", StringComparison.Ordinal) ? 8 : geometry.StartsWith("16x16", StringComparison.Ordinal) ? 16 : geometry == "odd size" ? 3 : 4;
         var x = g.Input("x", DType.Float, N, C, h, h);
         var wt = g.Input("w", DType.Float, O, C, 3, 3);
         Value y = geometry switch
