@@ -213,12 +213,12 @@ public sealed partial class GraphBuilder
         return m;
     }
 
-    /// <summary>The static data inputs of Conv and ConvTranspose nodes that a node computes (graph inputs carry their
-    /// shapes already): the artifact states them (as value_info) so that a runtime lowering can choose a form per image
-    /// size (WinogradConvLowering), which it cannot read from the weight alone.</summary>
+    /// <summary>The static data inputs of Conv and ConvTranspose nodes that a node computes (graph inputs and outputs
+    /// carry their shapes already, and ONNX keeps value_info for the others): the artifact states them so that a runtime
+    /// lowering can choose a form per image size (WinogradConvLowering), which it cannot read from the weight alone.</summary>
     private IEnumerable<Value> ConvolvedIntermediates() =>
         _nodes.Where(n => n.OpType is "Conv" or "ConvTranspose" && n.Domain.Length == 0)
-              .Select(n => n.Input(0)).Where(v => v.Producer is not null && v.IsStatic).Distinct();
+              .Select(n => n.Input(0)).Where(v => v.Producer is not null && v.IsStatic && !_outputs.Contains(v)).Distinct();
 
     private static IEnumerable<Value?> TrimOptional(Value?[] inputs)
     {
