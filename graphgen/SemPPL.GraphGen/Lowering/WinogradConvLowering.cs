@@ -184,8 +184,7 @@ public static class WinogradConvLowering
             return true;
         }
 
-        private bool IsZero(string value) =>
-            _graph.Initializer(value) is { } t && HostTensor.FromProto(t) is { Type: DType.Float } v && v.Floats.Length == 1 && v.Floats[0] == 0f;
+        private bool IsZero(string value) => _graph.Initializer(value) is { } t && ZeroMaskLowering.IsZeroScalar(t);
 
         /// <summary>The 16 transform points of every tile of x [N, ch, H, W] as [16, T*N, ch] (once per x and side): the
         /// forward's B^T d B, or the input gradient's A dy A^T (the inverse transform's adjoint).</summary>

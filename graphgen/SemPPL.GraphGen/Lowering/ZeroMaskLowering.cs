@@ -32,7 +32,7 @@ public static class ZeroMaskLowering
     }
 
     /// <summary>A one-element float initializer holding 0 (a scalar, or [1]: either broadcasts without widening).</summary>
-    private static bool IsZeroScalar(TensorProto t)
+    internal static bool IsZeroScalar(TensorProto t)
     {
         if (t.DataType != (int)TensorProto.Types.DataType.Float || t.Dims.Aggregate(1L, (a, d) => a * d) != 1 || t.Dims.Count > 1) return false;
         var value = HostTensor.FromProto(t);
