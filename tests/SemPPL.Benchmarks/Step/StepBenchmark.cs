@@ -22,7 +22,8 @@ namespace SemPPL.Benchmarks.Step;
 /// L = 2, S = 0, B = --batch (default 64) + a quarter labelled.
 /// Options: --case a|b|both|r50, --warmup N (2), --steps N (5), --threads N (2; torch's threads), --ort-threads N (default: what a
 /// run of the case's config uses, its threads key: cifar10.yaml the processor count, quickstart.yaml 1), --spinning on|off (off, as runs),
-/// --device cpu|cuda (both sides), --batch B_u, --torch on|off (off: ours only), --channel-reduction direct|two_stage (model.channel_reduction), --profile (ORT profile of a copy of train.onnx, lowered as the trainer lowers it: top ops by time, CPU),
+/// --device cpu|cuda (both sides), --batch B_u, --torch on|off (off: ours only), --torch-memory-format auto|contiguous|channels_last (auto:
+/// PyTorch runs both layouts' warm-ups and probe steps and is timed in the faster, so the baseline has its best layout on the machine at hand), --channel-reduction direct|two_stage (model.channel_reduction), --profile (ORT profile of a copy of train.onnx, lowered as the trainer lowers it: top ops by time, CPU),
 /// --weight-gradient-product nchwc|matmul (nchwc, as runs: the CPU lowering's pointwise form of the Conv weight gradients' products; matmul: left as MatMuls, for A/B),
 /// --strided-input-gradient nchwc|convtranspose (nchwc, as runs: strided Conv input gradients as per-phase NCHWc convolutions; convtranspose: ORT's ConvTranspose, for A/B),
 /// --zero-mask mul|where (mul, as runs: Where(mask, x, 0) as Mul(x, Cast(mask)); where: ORT's Where, for A/B),
@@ -80,8 +81,13 @@ public static class StepBenchmark
         if (device != "cpu")
             Console.WriteLine($"cuDNN convolution algorithms: ours {Environment.GetEnvironmentVariable(SessionFactory.ConvAlgorithmSearchVariable) ?? "HEURISTIC"} " +
                               $"({SessionFactory.ConvAlgorithmSearchVariable}), PyTorch cudnn.benchmark = True; TF32 on both sides");
-        bool torch = BenchmarkOptions.Get(args, "--torch", "on") != "off"; // off: ours only (machines without PyTorch)
-        if (torch && ReferenceHarness.TorchUnavailableReason() is { } why) { Console.Error.WriteLine($"step benchmark needs PyTorch (or --torch off): {why}"); return 1; }
+        // null: ours only (machines without PyTorch); otherwise the reference's --memory-format
+        string? torch = BenchmarkOptions.Get(args, "--torch", "on") == "off" ? null : BenchmarkOptions.Get(args, "--torch-memory-format", "auto") switch
+        {
+            var v when v is "auto" or "contiguous" or "channels_last" => v,
+            var v => throw new ArgumentException($"--torch-memory-format '{v}': expected auto, contiguous or channels_last"),
+        };
+        if (torch is not null && ReferenceHarness.TorchUnavailableReason() is { } why) { Console.Error.WriteLine($"step benchmark needs PyTorch (or --torch off): {why}"); return 1; }
         string root = ReferenceHarness.RepoRoot();
         if (which is "a" or "both") Case("(a) resnet18 small stem w1, heads 4096/256, 32x32x3", Load(root, "cifar10.yaml", 32, 3, 64, device, reduction), warmup, steps, threads, ortThreads, spinning, profile, device, torch);
         if (which is "b" or "both") Case("(b) quickstart: resnet18 {stem} stem w0.25, heads 256/64, 28x28x1", Load(root, "quickstart.yaml", 28, 1, 64, device, reduction), warmup, steps, threads, ortThreads, spinning, profile, device, torch);
@@ -109,7 +115,7 @@ public static class StepBenchmark
         return (dir, artifacts, RunSetup.EnsureArtifacts(config, labelled, artifacts, _ => { }));
     }
 
-    private static void Case(string title, (SemPPLConfig Config, int Labelled) setup, int warmup, int steps, int threads, int ortThreads, bool spinning, bool profile, string device, bool torch)
+    private static void Case(string title, (SemPPLConfig Config, int Labelled) setup, int warmup, int steps, int threads, int ortThreads, bool spinning, bool profile, string device, string? torch)
     {
         var (config, labelled) = setup;
         title = title.Replace("{stem}", config.Model.Stem);
@@ -144,7 +150,7 @@ public static class StepBenchmark
         double between = timings.Totals[1].TotalMilliseconds + timings.Totals[2].TotalMilliseconds + timings.Totals[4].TotalMilliseconds + timings.Totals[5].TotalMilliseconds;
         Console.WriteLine($"           between-step graphs (queue, pseudolabel, optimizer, ema): {100 * between / total:F1}% of the step");
 
-        if (torch) Torch(config, s, batch, dir, artifacts, ours, times.Min(), warmup, steps, threads, device);
+        if (torch is not null) Torch(config, s, batch, dir, artifacts, ours, times.Min(), warmup, steps, threads, device, torch);
         Console.WriteLine($"  load average now: {Machine.LoadAverage()}");
         if (profile && device == "cpu")
         {
@@ -156,19 +162,26 @@ public static class StepBenchmark
 
     /// <summary>The PyTorch reference of the same step (same inputs), and the ratio to ours.</summary>
     private static void Torch(SemPPLConfig config, ArtifactShapes s, (float[] Large, float[] Small, long[] Labels) batch, string dir, string artifacts,
-        double ours, double oursMin, int warmup, int steps, int threads, string device)
+        double ours, double oursMin, int warmup, int steps, int threads, string device, string memoryFormat)
     {
         string inputs = Path.Combine(dir, "inputs.spt");
         ReferenceHarness.WriteInputs(inputs, config, s, batch, [Lr, Lr], [Tau, Tau]);
         var cpuBefore = Machine.CpuTimes(); // (around the whole process: its start and warm-up too)
         var r = ReferenceHarness.RunReference(["bench", "--artifacts", artifacts, "--inputs", inputs, "--warmup", warmup.ToString(),
-            "--steps", steps.ToString(), "--threads", threads.ToString(), "--device", device], 3_600_000);
+            "--steps", steps.ToString(), "--threads", threads.ToString(), "--device", device, "--memory-format", memoryFormat], 3_600_000);
         var json = System.Text.Json.JsonDocument.Parse(r.Stdout.Trim().Split('\n').Last()).RootElement;
         double torch = json.GetProperty("median_ms").GetDouble();
-        Console.WriteLine($"  pytorch: median {torch:F1} ms/step (min {json.GetProperty("min_ms").GetDouble():F1}), {s.Batch * 1000.0 / torch:F1} images/s, torch {json.GetProperty("torch").GetString()}, {json.GetProperty("threads").GetInt32()} threads; {Machine.StealShare(cpuBefore, Machine.CpuTimes())} (whole process)");
+        Console.WriteLine($"  pytorch: median {torch:F1} ms/step (min {json.GetProperty("min_ms").GetDouble():F1}), {s.Batch * 1000.0 / torch:F1} images/s, torch {json.GetProperty("torch").GetString()}, {json.GetProperty("threads").GetInt32()} threads, {Layout(json)}; {Machine.StealShare(cpuBefore, Machine.CpuTimes())} (whole process)");
         Console.WriteLine("           " + string.Join(", ", json.GetProperty("phases_ms").EnumerateObject().Select(p =>
             $"{p.Name} {p.Value.GetDouble():F1} ms ({100 * json.GetProperty("phases_share").GetProperty(p.Name).GetDouble():F1}%)")));
         Console.WriteLine($"  ratio ours/pytorch: {ours / torch:F2} (medians), {oursMin / json.GetProperty("min_ms").GetDouble():F2} (minima: less sensitive to other load)");
+    }
+
+    // the layout PyTorch was timed in, and the probe minima that chose it (--torch-memory-format auto)
+    private static string Layout(System.Text.Json.JsonElement json)
+    {
+        var probes = json.GetProperty("probe_min_ms").EnumerateObject().Select(p => $"{p.Name} {p.Value.GetDouble():F1} ms").ToArray();
+        return json.GetProperty("memory_format").GetString() + (probes.Length > 0 ? $" (probe minima: {string.Join(", ", probes)})" : "");
     }
 
     private static double Median(List<double> xs)

@@ -51,6 +51,14 @@ class ReferenceState:
         self.ql = torch.zeros(s.queue_capacity, dtype=torch.int64, device=self.device)
         self.qptr, self.qcount = 0, 0
 
+    def to_channels_last(self):
+        """Stores the 4-D weights (online, momentum, target) channels-last, the layout oneDNN's CPU convolutions and
+        cuDNN's tensor-core ones prefer; the step's arithmetic is unchanged (timing only, `bench --memory-format`)."""
+        cl = lambda t: t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
+        self.P = {k: cl(v.detach()).requires_grad_(True) for k, v in self.P.items()}
+        self.M = {k: cl(v) for k, v in self.M.items()}
+        self.T = {k: cl(v) for k, v in self.T.items()}
+
     # ---------------------------------------------------------------- networks
     def target_forward(self, views):
         with torch.no_grad():
