@@ -19,7 +19,8 @@ public class NchwcLoweringTests
 
     public static TheoryData<string> Geometries => ["3x3 s1", "3x3 s2", "1x1 s1", "1x1 s2", "stem 3x3 s2 C1", "stem 3x3 s1 C3",
         "3x3 s2 C<B", "1x1 s2 C<B", "1x1 s1 C<B", "dX 3x3 s1", "dX 1x1 s1", "dX and its forward conv", "dilated 3x3 d2", "asymmetric pads", "bias", "shared input", "channels-last C=B", "channels-last C=2B",
-        "dW product C=B", "dW product C=2B", "dW product after its forward conv", "dX 3x3 s2", "dX 3x3 s2 bias", "dX 4x4 s2", "dX 3x3 s3"];
+        "dW product C=B", "dW product C=2B", "dW product after its forward conv", "dX 3x3 s2", "dX 3x3 s2 bias", "dX 4x4 s2", "dX 3x3 s3",
+        "dX 1x1 s2", "dX 1x1 s2 to an odd size", "dX 3x3 s2 to an odd size", "dX 3x3 s2 to an odd size, 5 x 4", "dX 3x3 s3 cropped by 2"];
 
     [Theory]
     [MemberData(nameof(Geometries))]
@@ -43,10 +44,10 @@ public class NchwcLoweringTests
         if (geometry == "dW product after its forward conv") // the rows come from the conv's NCHWc copy: no channels-last unfold left
             Assert.DoesNotContain(proto.Graph.Node, n => n.OpType == "Transpose" && n.Attribute.Single(a => a.Name == "perm").Ints.SequenceEqual([0L, 2, 3, 1]));
         if (System.Text.RegularExpressions.Regex.Match(geometry, @"^dX .* s([2-9])") is { Success: true } strided)
-        {   // one NchwcConv per output phase, no ConvTranspose left
+        {   // one NchwcConv per output phase that a tap reaches (a 1x1 kernel reaches one), no ConvTranspose left
             long s = strided.Groups[1].Value[0] - '0';
             Assert.DoesNotContain(proto.Graph.Node, n => n.OpType == "ConvTranspose");
-            Assert.Equal(s * s, proto.Graph.Node.Count(n => n.Domain == NchwcConvLowering.Domain && n.OpType == "Conv"));
+            Assert.Equal(geometry.Contains("1x1") ? 1 : s * s, proto.Graph.Node.Count(n => n.Domain == NchwcConvLowering.Domain && n.OpType == "Conv"));
         }
         else
             Assert.Equal(expectLowered, proto.Graph.Node.Count(n => n.Domain == NchwcConvLowering.Domain && n.OpType == "Conv"));
@@ -65,8 +66,8 @@ public class NchwcLoweringTests
     [Theory]
     [InlineData("grouped")]
     [InlineData("channels that do not block")]
-    [InlineData("dX 1x1 s2")]
-    [InlineData("dX 3x3 s2 to an odd size")]
+    [InlineData("dX 1x1 s2 bias")]
+    [InlineData("dX 1x1 s2 on a larger image")]
     [InlineData("dW product with a short sum")]
     public void What_the_kernels_cannot_take_stays_as_written(string geometry)
     {
@@ -202,13 +203,20 @@ public class NchwcLoweringTests
             "bias" => g.Conv(In("x", 2, c, 6, 6), In("w", m, c, 3, 3), In("bias", m), [1, 1], [1, 1, 1, 1]),
             "grouped" => g.Conv(In("x", 2, c, 6, 6), In("w", m, c / 2, 3, 3), null, [1, 1], [1, 1, 1, 1], null, 2),
             "channels that do not block" => g.Conv(In("x", 2, b + 4, 6, 6), In("w", m, b + 4, 3, 3), null, [1, 1], [1, 1, 1, 1]),
-            // strided input gradients (sub-pixel phases); the odd size (4 -> 7) and 1x1 (phases no tap reaches) stay
+            // strided input gradients (sub-pixel phases), also cropped to an odd size (4 -> 7) and with phases no tap reaches
+            // (1x1: zeros; with a bias those phases would be the bias, so that stays as written)
             "dX 3x3 s2" => g.ConvTranspose(In("dy", 2, m, 4, 4), In("w", m, c, 3, 3), null, [2, 2], [1, 1, 1, 1], [1, 1]),
             "dX 3x3 s2 bias" => g.ConvTranspose(In("dy", 2, m, 3, 5), In("w", m, c, 3, 3), In("bias", c), [2, 2], [1, 1, 1, 1], [1, 1]),
             "dX 4x4 s2" => g.ConvTranspose(In("dy", 2, m, 4, 3), In("w", m, c, 4, 4), null, [2, 2], [1, 1, 1, 1]),
             "dX 3x3 s3" => g.ConvTranspose(In("dy", 2, m, 3, 4), In("w", m, c, 3, 3), null, [3, 3], [0, 0, 0, 0]),
-            "dX 1x1 s2" => g.ConvTranspose(In("dy", 2, m, 4, 4), In("w", m, c, 1, 1), null, [2, 2], [0, 0, 0, 0], [1, 1]),
+            // 1x1 stride 2 lowers where C_in >= 4 x the output's positions (ZeroPhasesPay), so these are small images
+            "dX 1x1 s2" => g.ConvTranspose(In("dy", 2, m, 1, 1), In("w", m, c, 1, 1), null, [2, 2], [0, 0, 0, 0], [1, 1]),
+            "dX 1x1 s2 on a larger image" => g.ConvTranspose(In("dy", 2, m, 4, 4), In("w", m, c, 1, 1), null, [2, 2], [0, 0, 0, 0], [1, 1]),
             "dX 3x3 s2 to an odd size" => g.ConvTranspose(In("dy", 2, m, 4, 4), In("w", m, c, 3, 3), null, [2, 2], [1, 1, 1, 1]),
+            "dX 3x3 s2 to an odd size, 5 x 4" => g.ConvTranspose(In("dy", 2, m, 3, 2), In("w", m, c, 3, 3), null, [2, 2], [1, 1, 1, 1], [0, 1]),
+            "dX 3x3 s3 cropped by 2" => g.ConvTranspose(In("dy", 2, m, 3, 3), In("w", m, c, 3, 3), null, [3, 3], [0, 0, 2, 2]),
+            "dX 1x1 s2 to an odd size" => g.ConvTranspose(In("dy", 2, m, 1, 2), In("w", m, c, 1, 1), null, [2, 2], [0, 0, 0, 0], [0, 1]),
+            "dX 1x1 s2 bias" => g.ConvTranspose(In("dy", 2, m, 1, 1), In("w", m, c, 1, 1), In("bias", c), [2, 2], [0, 0, 0, 0], [1, 1]),
             _ => null!,
         };
         if (geometry == "shared input")
