@@ -20,8 +20,9 @@ public static class ArtifactSetWriter
     /// BatchNorm backward's c * k term as a fused per-channel affine; the weight gradient's input padded as whole rows;
     /// LARS norms by ReduceSumSquare and trust ratios as one vector; the 1-D tensors of LARS and EMA updated as
     /// concatenated vectors. 0.5.0: the data inputs of convolutions carry their shapes (value_info), for the CPU lowering's
-    /// choice of a Winograd form on small images.</summary>
-    public const string ToolVersion = "0.5.0";
+    /// choice of a Winograd form on small images. 0.6.0: the weight gradient's input padded with zero image rows only (taps
+    /// beside the image read a zero row), one run per sample for ORT's Pad.</summary>
+    public const string ToolVersion = "0.6.0";
 
     /// <param name="worldSize">Ranks of the data-parallel job the set is for (1: one process); see <see cref="ArtifactShapes"/>.</param>
     public static Manifest Write(SemPPLConfig config, int labelledImages, string outDir, Action<string>? log = null, int worldSize = 1)

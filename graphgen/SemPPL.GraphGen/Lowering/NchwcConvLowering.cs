@@ -285,28 +285,23 @@ public static class NchwcConvLowering
 
         /// <summary>
         /// The product's rows in channel blocks [C/B, P, B] read from the NCHWc copy of the conv input x that a lowered
-        /// forward Conv made, when rows = Reshape(Pad?(Transpose(x, [0, 2, 3, 1]) as [N, H, W*C]), [P, C]): [N, C/B, H, W, B] moved to
-        /// [C/B, N, H, W, B] (runs of H*W*B floats) and padded as the rows were (case (a): 50 ms of transposes a step
-        /// less). Null when the rows have another source; then they are transposed from channels-last (two passes of
-        /// B-float runs: the unfold's and this one).
+        /// forward Conv made, when rows = Reshape(Pad?(Transpose(x, [0, 2, 3, 1]) as [N, H*W*C]), [P, C]): [N, C/B, H, W, B]
+        /// moved to [C/B, N, H*W*B] (runs of H*W*B floats) and padded as the rows were, whole image rows per sample (case
+        /// (a): 50 ms of transposes a step less). Null when the rows have another source; then they are transposed from
+        /// channels-last (two passes of B-float runs: the unfold's and this one).
         /// </summary>
         private string? RowsFromBlocked(WeightGradientProductPattern pattern)
         {
             if (pattern.ChannelsLastSource(_graph) is not { } source) return null;
-            var (x, pads, padValue) = source;
+            var (x, before, after, padValue) = source;
             var (n, p, c) = (pattern.N, pattern.P, pattern.C);
             if (!_reorderedInputs.TryGetValue(x, out var reordered) || reordered.Channels != c) return null;
-            // [N, C/B, H*W*B] -> [C/B, N, H*W*B] as [C/B*N, H, W*B]: padding W by q is padding W*B by q*B, and ORT's Pad
-            // copies runs of the innermost axis (as [.., W, B], runs of B floats, it took 2x as long)
-            string shape = Emitter.Fresh(x + ".shape");
-            Emitted.Add(new NodeProto { Name = Emitter.Fresh(x + ".shape_of"), OpType = "Shape", Input = { x }, Output = { shape } });
-            string channelMajor = Emitter.Reshaped(Emitter.Transposed(Emitter.Reshaped(reordered.Blocked, [n, c / b, -1]), [1, 0, 2]),
-                                           Concatenated([Emitter.Const([c / b * n]), Gathered(shape, Emitter.Const([2]), axis: 0), Emitter.Const([-1])]));
-            if (pads.Any(v => v != 0))
-            {
+            string channelMajor = Emitter.Reshaped(Emitter.Transposed(Emitter.Reshaped(reordered.Blocked, [n, c / b, -1]), [1, 0, 2]), [c / b * n, -1]);
+            if (before != 0 || after != 0)
+            {   // a sample's zero rows of C floats each are as many rows of B floats in each channel block
                 string padded = Emitter.Fresh(channelMajor + ".padded");
                 var padNode = new NodeProto { Name = Emitter.Fresh(channelMajor + ".pad"), OpType = "Pad", Output = { padded },
-                                              Input = { channelMajor, Emitter.Const([0, pads[1], pads[2] / c * b, 0, pads[4], pads[5] / c * b]) } };
+                                              Input = { channelMajor, Emitter.Const([0, before / c * b, 0, after / c * b]) } };
                 if (padValue.Length > 0) padNode.Input.Add(padValue);
                 Emitted.Add(padNode);
                 channelMajor = padded;

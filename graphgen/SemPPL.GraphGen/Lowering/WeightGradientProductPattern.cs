@@ -21,12 +21,13 @@ internal sealed record WeightGradientProductPattern(string Dy, long N, long M, l
         return new(graph.Of(t.Input[0], "Reshape")!.Input[0], n, m, l, gather, gather.Input[0], p, c, k, r);
     }
 
-    /// <summary>The conv input x the rows unfold, when rows = Reshape(Pad?(Reshape(Transpose(x, [0, 2, 3, 1]), [N, H, W*C])), [P, C]):
-    /// x, the pads of [N, H, W*C] (zeros when there is no Pad) and the Pad's value input ("" for 0); else null.</summary>
-    public (string X, long[] Pads, string PadValue)? ChannelsLastSource(GraphProducers graph)
+    /// <summary>The conv input x the rows unfold, when rows = Reshape(Pad?(Reshape(Transpose(x, [0, 2, 3, 1]), [N, H*W*C])), [P, C]):
+    /// x, the zero floats padded before and after each sample (whole rows of the image: graphgen pads no columns; 0 when
+    /// there is no Pad) and the Pad's value input ("" for 0); else null.</summary>
+    public (string X, long PadBefore, long PadAfter, string PadValue)? ChannelsLastSource(GraphProducers graph)
     {
         string source = graph.Of(Rows, "Reshape")!.Input[0];
-        long[] pads = new long[6];
+        long[] pads = new long[4];
         string padValue = "";
         if (graph.Of(source, "Pad") is { } pad)
         {
@@ -36,9 +37,9 @@ internal sealed record WeightGradientProductPattern(string Dy, long N, long M, l
             if (graph.Of(pad.Input[0], "Reshape") is not { } view) return null;
             source = view.Input[0];
         }
-        if (pads.Length != 6 || pads[0] != 0 || pads[3] != 0 || pads[2] % C != 0 || pads[5] % C != 0) return null;
+        if (pads.Length != 4 || pads[0] != 0 || pads[2] != 0 || pads[1] % C != 0 || pads[3] % C != 0) return null;
         if (graph.Of(source, "Transpose") is not { } t || !(NodeAttributes.Ints(t, "perm") ?? []).SequenceEqual([0L, 2, 3, 1])) return null;
-        return (t.Input[0], pads, padValue);
+        return (t.Input[0], pads[1], pads[3], padValue);
     }
 }
 

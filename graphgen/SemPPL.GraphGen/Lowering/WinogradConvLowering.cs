@@ -157,11 +157,11 @@ public static class WinogradConvLowering
         public List<NodeProto>? WeightGradientProduct(NodeProto node)
         {
             if (WeightGradientProductPattern.Match(node, _graph) is not { K: 9 } pattern || pattern.ChannelsLastSource(_graph) is not { } source) return null;
-            var (x, pads, padValue) = source;
+            var (x, before, after, padValue) = source;
             long c = pattern.C, m = pattern.M;
             if (!shapes.TryGetValue(x, out var xs) || xs is not [var n, var c2, var h, var w] || c2 != c || n != pattern.N) return null;
             if (!shapes.TryGetValue(pattern.Dy, out var ys) || !ys.SequenceEqual([n, m, h, w]) || !PaysForWeightGradient(c, m, h, w)) return null;
-            if (!pads.SequenceEqual([0, 1, c, 0, 1, c]) || (padValue.Length > 0 && !IsZero(padValue)) || !IsUnfoldOfPaddedRows(pattern.Gather, n, h, w)) return null;
+            if (before != w * c || after != w * c || (padValue.Length > 0 && !IsZero(padValue)) || !IsUnfoldOfPaddedRows(pattern.Gather, n, h, w)) return null;
             var e = Emitter;
             e.Begin();
             string filterGradient = e.Op("FusedMatMul", node.Output[0] + ".winograd_filter_gradient",
@@ -171,16 +171,21 @@ public static class WinogradConvLowering
             return e.Nodes;
         }
 
-        /// <summary>Whether the product's columns are Gather(rows, Reshape(idx, [9, R])) with idx[r*3 + q, (n, i, j)] the
-        /// padded row n*(H+2)*(W+2) + (i + r)*(W+2) + j + q: the unfold of a 3x3 stride-1 kernel over pads of 1 (graphgen
-        /// builds idx as a sum of broadcast constants, which is evaluated here).</summary>
+        /// <summary>Whether the product's columns are Gather(rows, Reshape(idx, [9, R])) with rows x [N, H, W] as channels-last
+        /// rows under one zero image row above and below each sample ((H+2)*W rows a sample), and idx[r*3 + q, (n, i, j)] the
+        /// row of x[n, i + r - 1, j + q - 1], or a zero row where that is outside the image: the unfold of a 3x3 stride-1
+        /// kernel over pads of 1 (graphgen builds idx as a sum of broadcast constants, which is evaluated here).</summary>
         private bool IsUnfoldOfPaddedRows(NodeProto gather, long n, long h, long w)
         {
             if (_graph.Of(gather.Input[1], "Reshape") is not { } reshape || _graph.ConstantInt64(reshape.Input[0]) is not { } idx) return false;
             if (idx.Values.Length != 9 * n * h * w) return false;
-            long k = 0;
+            long sample = (h + 2) * w, k = 0;
             for (long r = 0; r < 3; r++) for (long q = 0; q < 3; q++) for (long b = 0; b < n; b++) for (long i = 0; i < h; i++) for (long j = 0; j < w; j++)
-                if (idx.Values[k++] != (b * (h + 2) + i + r) * (w + 2) + j + q) return false;
+            {
+                long v = idx.Values[k++], y = i + r - 1, x = j + q - 1;
+                if (y >= 0 && y < h && x >= 0 && x < w) { if (v != b * sample + (y + 1) * w + x) return false; }
+                else if (v < 0 || v >= n * sample || (v % sample / w - 1) is var row && row >= 0 && row < h) return false; // not a zero row
+            }
             return true;
         }
 

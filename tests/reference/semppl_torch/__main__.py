@@ -2,7 +2,7 @@
 
   python3 -m semppl_torch run   --artifacts DIR --inputs FILE --out FILE [--threads 2] [--memory-format contiguous|channels_last]
   python3 -m semppl_torch bench --artifacts DIR --inputs FILE [--warmup 2] [--steps 5] [--threads 2] [--device cpu|cuda]
-                                [--memory-format auto|contiguous|channels_last] [--probe-steps 2]
+                                [--memory-format auto|contiguous|channels_last] [--probe-steps 3]
 
 DIR is an artifact set (manifest.json + initial weights). FILE is a tensor file written by the C# side
 (tests/SemPPL.Tests/Reference/ReferenceHarness.cs): views.large [L,B,C,H,W], views.small (optional),
@@ -10,7 +10,7 @@ labels [B_l], negatives [S,L,B,nNeg], uniforms [S,B,nSp], lr [S], tau [S], and t
 metadata. `run` does S steps and writes steps.<loss part> [S] plus the final state (trainer state names).
 `bench` times steps (cycling over the S inputs) and prints one JSON line: median/mean ms and phase shares.
 The baseline gets its best layout on the machine at hand: with `--memory-format auto` (the default) both layouts run
-the warm-up and then --probe-steps timed steps, and the faster (by minimum) is timed. Channels-last images and
+the warm-up and then --probe-steps timed steps, alternating, and the faster (by minimum) is timed. Channels-last images and
 weights let oneDNN skip its reorders: on a 2-core AVX-512 VM it was 17 % (ResNet-18, 32 px) and 20-35 % (quickstart)
 faster than contiguous NCHW.
 """
@@ -67,7 +67,7 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--memory-format", choices=["auto", "contiguous", "channels_last"], default="auto")
-    ap.add_argument("--probe-steps", type=int, default=2)
+    ap.add_argument("--probe-steps", type=int, default=3)
     args = ap.parse_args(argv)
     if args.memory_format == "auto" and args.probe_steps < 1:
         ap.error(f"--probe-steps {args.probe_steps}: --memory-format auto needs at least 1 probe step per layout")
@@ -97,20 +97,20 @@ def main(argv=None):
 
     formats = ["contiguous", "channels_last"] if args.memory_format == "auto" else [args.memory_format]
     probe_steps = args.probe_steps if len(formats) > 1 else 0
-    chosen, probe_ms = None, {}
+    runs = {fmt: load(args, fmt) for fmt in formats}
     for fmt in formats:
-        state, batch = load(args, fmt)
         for k in range(args.warmup):
-            run_step(state, batch, k)
-        sync()
-        ms = 1e3 * min((timed_step(state, batch, args.warmup + k) for k in range(probe_steps)), default=0.0)
-        probe_ms[fmt] = ms
-        if chosen is None or ms < probe_ms[chosen[0]]:
-            chosen = (fmt, state, batch)
-        else:
-            del state, batch
-    fmt, state, batch = chosen
-    chosen = None
+            run_step(*runs[fmt], k)
+    sync()
+    # probe steps alternate between the layouts, so a change of load on the machine hits both alike
+    probes = {fmt: [] for fmt in formats}
+    for k in range(probe_steps):
+        for fmt in formats:
+            probes[fmt].append(timed_step(*runs[fmt], args.warmup + k))
+    probe_ms = {fmt: 1e3 * min(t) for fmt, t in probes.items() if t}
+    fmt = min(formats, key=lambda f: probe_ms.get(f, 0.0))
+    state, batch = runs.pop(fmt)
+    runs.clear()
     first = args.warmup + probe_steps
     times, phases = [], [0.0] * len(stepmod.PHASES)
     for k in range(args.steps):

@@ -157,19 +157,18 @@ public static class ConvBackward
 
     /// <summary>
     /// dW[m, c, i, j] = sum_p dY[p, m] * Xpad[n(p), oy(p)*s + i*d, ox(p)*s + j*d, c] (group 1). The input is transposed
-    /// once to channels-last and padded, flattened to rows [N*Hp*Wp, C]; one Gather picks, for every tap k and output
-    /// position p, its row: cols [K, N*L, C]. dY^T [M, N*L] times each tap's cols gives [K, M, C], transposed (small) to
-    /// [M, C, kH, kW]. The row indices are offset[k] + base[n] + position[l], three small constants added in the graph
-    /// (ORT folds them at session start), so the file does not carry a K*N*L index table.
+    /// once to channels-last and padded with zero rows above and below, flattened to rows [N*Hp*W, C]; one Gather picks,
+    /// for every tap k and output position p, its row (a zero row where the tap is beside the image): cols [K, N*L, C].
+    /// dY^T [M, N*L] times each tap's cols gives [K, M, C], transposed (small) to [M, C, kH, kW]. The row indices are
+    /// tapRow[k, l] + base[n], two small constants added in the graph (ORT folds them at session start), so the file
+    /// does not carry a K*N*L index table.
     /// </summary>
     public static Value WeightGradientGather(GraphBuilder g, Value x, Value dy, ConvGeometry geo)
     {
         if (geo.Group != 1) throw new NotSupportedException("Conv weight gradient by Gather: group 1 only");
         long n = geo.N, c = geo.C, m = geo.M, k = geo.KH * geo.KW, l = geo.Ho * geo.Wo;
-        var (rows, offset, position, sampleBase) = ConvWeightGradientForms.ChannelsLastRows(g, x, geo);
-        var index = g.Add(g.Add(g.Constant(HostTensor.Int64([k, 1, 1], offset), "tap_offset"),
-                                g.Constant(HostTensor.Int64([1, n, 1], sampleBase), "sample_base")),
-                          g.Constant(HostTensor.Int64([1, 1, l], position), "position"));
+        var (rows, tapRow, sampleBase) = ConvWeightGradientForms.ChannelsLastRows(g, x, geo);
+        var index = g.Add(g.Constant(HostTensor.Int64([k, 1, l], tapRow), "tap_row"), g.Constant(HostTensor.Int64([1, n, 1], sampleBase), "sample_base"));
         var cols = g.Gather(rows, g.Reshape(index, k, n * l), 0);                      // [K, N*L, C]
         var dyt = g.Reshape(g.Transpose(g.Reshape(dy, n, m, l), 1, 0, 2), m, n * l);  // [M, N*L]
         var prod = g.MatMul(dyt, cols);                                                // [K, M, C]
@@ -182,10 +181,10 @@ public static class ConvBackward
     {
         if (geo.Group != 1) throw new NotSupportedException("Conv weight gradient by Gather: group 1 only");
         long n = geo.N, c = geo.C, m = geo.M, k = geo.KH * geo.KW, l = geo.Ho * geo.Wo;
-        var (rows, offset, position, sampleBase) = ConvWeightGradientForms.ChannelsLastRows(g, x, geo);
-        var index = g.Add(g.Add(g.Constant(HostTensor.Int64([n, 1, 1], sampleBase), "sample_base"),
-                                g.Constant(HostTensor.Int64([1, l, 1], position), "position")),
-                          g.Constant(HostTensor.Int64([1, 1, k], offset), "tap_offset"));
+        var (rows, tapRow, sampleBase) = ConvWeightGradientForms.ChannelsLastRows(g, x, geo);
+        var tapRowPositionsMajor = new long[k * l]; // [L, K]
+        for (long t = 0; t < k; t++) for (long q = 0; q < l; q++) tapRowPositionsMajor[q * k + t] = tapRow[t * l + q];
+        var index = g.Add(g.Constant(HostTensor.Int64([n, 1, 1], sampleBase), "sample_base"), g.Constant(HostTensor.Int64([1, l, k], tapRowPositionsMajor), "tap_row"));
         var cols = g.Reshape(g.Gather(rows, g.Reshape(index, n * l, k), 0), n * l, k * c); // [N*L, K*C]
         var dyt = g.Reshape(g.Transpose(g.Reshape(dy, n, m, l), 1, 0, 2), m, n * l);     // [M, N*L]
         var prod = g.Reshape(g.MatMul(dyt, cols), m, k, c);                              // [M, K, C]
