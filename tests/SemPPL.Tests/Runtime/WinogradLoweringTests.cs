@@ -82,6 +82,23 @@ public class WinogradLoweringTests
         Assert.Single(proto.Graph.Node, n => n.OpType == "Conv");
     }
 
+    [Theory]
+    [InlineData("inside the image")]
+    [InlineData("beside the image")]
+    public void A_weight_gradient_whose_unfold_reads_one_wrong_row_stays(string where)
+    {   // the rewrite replaces the unfold by Winograd points of x: it must check what every index entry reads
+        var (model, _) = ConvAndGradients(8, 8);
+        var proto = ModelProto.Parser.ParseFrom(model);
+        var tapRow = proto.Graph.Initializer.Single(i => i.Name.Contains("tap_row"));
+        var table = HostTensor.FromProto(tapRow); // [9, 1, H*W]: tap r*3 + q, position i*W + j
+        var rows = table.Longs;
+        if (where == "inside the image") rows[4 * 64 + 9] += 1;       // the centre tap at (1, 1) reads its right neighbour
+        else rows[3 * 64 + 8] = rows[4 * 64 + 8];                      // tap (1, 0) at (1, 0), left of the image, reads x[1, 0]
+        proto.Graph.Initializer[proto.Graph.Initializer.IndexOf(tapRow)] = HostTensor.Int64(table.Shape, rows).ToProto(tapRow.Name);
+        Assert.Equal(0, WinogradConvLowering.Lower(proto)); // 8x8: only the weight gradient would lower
+        Assert.Contains(proto.Graph.Node, n => n.OpType == "Gather");
+    }
+
     [Fact]
     public void A_weight_that_one_conv_takes_to_winograd_and_another_to_nchwc_lowers_to_a_valid_model()
     {   // both rewrites reshape the weight: node names must stay unique across the passes (ORT rejects the model otherwise)
