@@ -11,7 +11,7 @@ metadata. `run` does S steps and writes steps.<loss part> [S] plus the final sta
 `bench` times steps (cycling over the S inputs) and prints one JSON line: median/mean ms and phase shares.
 The baseline gets its best layout on the machine at hand: with `--memory-format auto` (the default) both layouts run
 the warm-up and then --probe-steps timed steps, alternating, and the faster (by minimum) is timed. Channels-last images and
-weights let oneDNN skip its reorders: on a 2-core AVX-512 VM it was 17 % (ResNet-18, 32 px) and 20-35 % (quickstart)
+weights let oneDNN skip its reorders: on a 2-core AVX-512 VM it was 17 % (ResNet-18, 32 px) and 22-34 % (quickstart)
 faster than contiguous NCHW.
 """
 import argparse
