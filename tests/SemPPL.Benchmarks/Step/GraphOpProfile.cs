@@ -18,7 +18,13 @@ public static class GraphOpProfile
 {
     public const int Runs = 5, WarmUps = 2; // arena growth, first-touch pages, cuDNN plans: the first two runs are not counted
 
-    public static void Print(SessionFactory factory, string file, string artifacts, Manifest manifest, float[] largeViews, long[] labels, int top = 15)
+    /// <summary>The convolution and matrix-product kernels: the FLOPs of a step, which no layout or fusion change removes.</summary>
+    public static readonly string[] ProductOps = ["Conv", "ConvTranspose", "MatMul", "FusedMatMul", "Gemm"];
+
+    /// <summary>Per counted run: all node time, and the product kernels' share of it (ms).</summary>
+    public sealed record Totals(double NodeMs, double ProductMs);
+
+    public static Totals Print(SessionFactory factory, string file, string artifacts, Manifest manifest, float[] largeViews, long[] labels, int top = 15)
     {
         using var opts = factory.CreateOptions();
         opts.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), $"semppl-{Path.GetFileNameWithoutExtension(file)}-profile"); // before EnableProfiling, which reads it
@@ -60,6 +66,9 @@ public static class GraphOpProfile
             Console.WriteLine($"    {op,-40} {us / 1000 / n,8:F2} ms/run ({100 * us / all,5:F1}%), {nodes / n} nodes");
         double reductions = byOp.Where(kv => kv.Key.StartsWith("Reduce", StringComparison.Ordinal)).Sum(kv => kv.Value.Us);
         Console.WriteLine($"    all reductions: {reductions / 1000 / n:F2} ms/run ({100 * reductions / all:F1}%)");
+        double products = byOp.Where(kv => ProductOps.Contains(kv.Key)).Sum(kv => kv.Value.Us);
+        Console.WriteLine($"    all products ({string.Join(", ", ProductOps)}): {products / 1000 / n:F2} ms/run ({100 * products / all:F1}%)");
+        return new Totals(all / 1000 / n, products / 1000 / n);
     }
 
     /// <summary>Reductions of at least 1 MB by form (the input and output shapes are in the profile's args); other ops by type.</summary>

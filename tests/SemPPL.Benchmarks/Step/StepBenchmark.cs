@@ -150,18 +150,33 @@ public static class StepBenchmark
         double between = timings.Totals[1].TotalMilliseconds + timings.Totals[2].TotalMilliseconds + timings.Totals[4].TotalMilliseconds + timings.Totals[5].TotalMilliseconds;
         Console.WriteLine($"           between-step graphs (queue, pseudolabel, optimizer, ema): {100 * between / total:F1}% of the step");
 
-        if (torch is not null) Torch(config, s, batch, dir, artifacts, ours, times.Min(), warmup, steps, threads, device, torch);
+        double? torchMedian = torch is null ? null : Torch(config, s, batch, dir, artifacts, ours, times.Min(), warmup, steps, threads, device, torch);
         Console.WriteLine($"  load average now: {Machine.LoadAverage()}");
         if (profile && device == "cpu")
         {
             // the step's session options and lowering (SessionFactory), plus profiling
             using var factory = new SessionFactory(ExecutionDevice.Parse("cpu"), new SessionSettings { IntraOpThreads = ortThreads, AllowSpinning = spinning });
-            foreach (var file in new[] { ArtifactNames.TrainFile, ArtifactNames.TargetFile, ArtifactNames.OptimizerFile, ArtifactNames.EmaFile }) GraphOpProfile.Print(factory, file, artifacts, manifest, batch.Large, batch.Labels);
+            var totals = new[] { ArtifactNames.TrainFile, ArtifactNames.TargetFile, ArtifactNames.OptimizerFile, ArtifactNames.EmaFile }
+                .Select(file => GraphOpProfile.Print(factory, file, artifacts, manifest, batch.Large, batch.Labels)).ToList();
+            PrintProductFloor(totals.Sum(t => t.ProductMs), totals.Sum(t => t.NodeMs), ours, torchMedian);
         }
     }
 
-    /// <summary>The PyTorch reference of the same step (same inputs), and the ratio to ours.</summary>
-    private static void Torch(SemPPLConfig config, ArtifactShapes s, (float[] Large, float[] Small, long[] Labels) batch, string dir, string artifacts,
+    /// <summary>
+    /// The step's floor at these kernels: the product kernels' profiled time, scaled to the unprofiled step by our
+    /// median over the profiled node time (profiling inflates the many small nodes most, so this is generous to the
+    /// products), and what it leaves of a ratio against PyTorch.
+    /// </summary>
+    private static void PrintProductFloor(double productMs, double nodeMs, double ours, double? torchMedian)
+    {
+        double scaled = productMs * Math.Min(1, ours / nodeMs);
+        string ratio = torchMedian is { } t ? $"; {scaled / t:F2}x PyTorch's median, before any other op" : "";
+        Console.WriteLine($"  product kernels per step (all profiled graphs): {productMs:F1} ms profiled, {scaled:F1} ms scaled to our median " +
+                          $"({100 * productMs / nodeMs:F1}% of the node time){ratio}");
+    }
+
+    /// <summary>The PyTorch reference of the same step (same inputs), and the ratio to ours. Returns PyTorch's median.</summary>
+    private static double Torch(SemPPLConfig config, ArtifactShapes s, (float[] Large, float[] Small, long[] Labels) batch, string dir, string artifacts,
         double ours, double oursMin, int warmup, int steps, int threads, string device, string memoryFormat)
     {
         string inputs = Path.Combine(dir, "inputs.spt");
@@ -175,6 +190,7 @@ public static class StepBenchmark
         Console.WriteLine("           " + string.Join(", ", json.GetProperty("phases_ms").EnumerateObject().Select(p =>
             $"{p.Name} {p.Value.GetDouble():F1} ms ({100 * json.GetProperty("phases_share").GetProperty(p.Name).GetDouble():F1}%)")));
         Console.WriteLine($"  ratio ours/pytorch: {ours / torch:F2} (medians), {oursMin / json.GetProperty("min_ms").GetDouble():F2} (minima: less sensitive to other load)");
+        return torch;
     }
 
     // the layout PyTorch was timed in, and the probe minima that chose it (--torch-memory-format auto)

@@ -46,6 +46,10 @@ public sealed class CudaProfileProcessTests
             Assert.DoesNotContain("MISMATCH", graphs + kernels);
             foreach (var expected in new[] { "model.channel_reduction: two_stage", "ORT profile of target.onnx", "ORT profile of train.onnx", "all reductions:" })
                 Assert.Contains(expected, graphs);
+            // the product kernels' line (the step's floor in `step --profile`): each profiled graph has convolutions, so a share above 0
+            var products = System.Text.RegularExpressions.Regex.Matches(graphs, @"all products \(Conv, ConvTranspose, MatMul, FusedMatMul, Gemm\): ([0-9.]+) ms/run \(([0-9.]+)%\)");
+            Assert.True(products.Count >= 2, graphs);
+            Assert.All(products, m => Assert.InRange(double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture), 0.1, 99.9));
             foreach (var expected in new[]
                      {
                          "== reduce", "all 53 BatchNorm layers, one reduction each",
