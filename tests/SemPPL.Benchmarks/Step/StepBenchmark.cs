@@ -164,8 +164,8 @@ public static class StepBenchmark
 
     /// <summary>
     /// The step's floor at these kernels: the product kernels' profiled time, scaled to the unprofiled step by our
-    /// median over the profiled node time (profiling inflates the many small nodes most, so this is generous to the
-    /// products), and what it leaves of a ratio against PyTorch.
+    /// median over the profiled node time (profiling inflates the many small nodes most, so the scaled time understates
+    /// the products: a lower bound), and what it leaves of a ratio against PyTorch.
     /// </summary>
     private static void PrintProductFloor(double productMs, double nodeMs, double ours, double? torchMedian)
     {
